@@ -57,4 +57,11 @@ export interface KpulseConfig {
   EventTracing: { Dropwatch: DropwatchConfig };
   MetricCollector: { NetdevStats: NetdevStatsConfig };
   Kpulse: KpulseSection;
+  /**
+   * HUATUO keys kpulse accepts but does not use yet (e.g. `[AutoTracing.*]`, `[Pod]`,
+   * `[RuntimeCgroup]`), exactly as the file set them, nested by their canonical key path
+   * (aliases resolved: `[Runtime] CPULimitCores` lands at `RuntimeCgroup.LimitCPU`).
+   * Empty when the file sets none. Not a TOML section of its own.
+   */
+  extra: Record<string, unknown>;
 }

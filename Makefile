@@ -1,0 +1,77 @@
+# kpulse — build and test on a Debian-like machine. `make run` and `make test` install what is
+# missing (Debian packages when root, npm packages always), so a fresh machine needs nothing else.
+SHELL := /bin/bash
+BUN := ./node_modules/.bin/bun
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || echo 0.0.0)
+COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+APT_PACKAGES := clang llvm libbpf-dev bpftool iproute2 iptables util-linux procps curl
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
+TEST_BPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/test-bpf/%.bpf.o,$(TEST_BPF_SRCS))
+TS_SRCS := $(shell find src ffi -name '*.ts' 2>/dev/null)
+DEFINES := --define KPULSE_VERSION='"$(VERSION)"' --define KPULSE_COMMIT='"$(COMMIT)"' --define KPULSE_BUILD_TIME='"$(BUILD_TIME)"'
+
+.PHONY: all deps build run test check bench clean
+
+all: build
+
+# --- dependencies ---------------------------------------------------------------------------
+deps: .cache/apt.stamp node_modules/.stamp
+
+.cache/apt.stamp:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \
+	  echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p .cache && touch $@
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# --- BPF objects (CO-RE, embedded in the executable) ----------------------------------------
+bpf/vmlinux.h: | .cache/apt.stamp
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+build/bpf/%.bpf.o: bpf/%.bpf.c bpf/vmlinux.h $(wildcard bpf/include/*.h) | .cache/apt.stamp
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@
+	llvm-strip -g $@
+
+build/test-bpf/%.bpf.o: tests/bpf/%.bpf.c bpf/vmlinux.h $(wildcard bpf/include/*.h) | .cache/apt.stamp
+	@mkdir -p $(@D)
+	clang $(BPF_CFLAGS) -c $< -o $@
+	llvm-strip -g $@
+
+# --- the executable ---------------------------------------------------------------------------
+build: build/kpulse
+
+build/kpulse: $(BPF_OBJS) $(TS_SRCS) node_modules/.stamp
+	$(BUN) build --compile $(DEFINES) src/main.ts --outfile $@
+
+# Test build: the same agent plus probes that exist only to prove failure isolation.
+build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(TS_SRCS) tests/e2e/test-entry.ts node_modules/.stamp
+	$(BUN) build --compile $(DEFINES) tests/e2e/test-entry.ts --outfile $@
+
+run: deps build/kpulse
+	./build/kpulse --config-dir conf --config kpulse.toml --region $${REGION:-local}
+
+# --- tests --------------------------------------------------------------------------------------
+check: deps $(BPF_OBJS)
+	./node_modules/.bin/tsc --noEmit -p .
+
+test: deps build/kpulse build/kpulse-test $(TEST_BPF_OBJS)
+	./node_modules/.bin/tsc --noEmit -p .
+	bash tests/run.sh
+
+bench: deps build/kpulse
+	@for b in bench/*.ts; do echo "== $$b"; $(BUN) $$b || exit 1; done
+
+clean:
+	rm -rf build bpf/vmlinux.h

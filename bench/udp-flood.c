@@ -1,0 +1,42 @@
+// Bench producer: floods a closed loopback UDP port with sendmmsg so the kernel drops every
+// datagram (SKB_DROP_REASON_NO_SOCKET). Usage: udp-flood PORT COUNT
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define BATCH 64
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s PORT COUNT\n", argv[0]);
+		return 2;
+	}
+	int port = atoi(argv[1]);
+	long count = atol(argv[2]);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	char payload[32] = "kpulse-bench";
+	struct iovec iov = { payload, sizeof(payload) };
+	struct mmsghdr msgs[BATCH];
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < BATCH; i++) {
+		msgs[i].msg_hdr.msg_name = &to;
+		msgs[i].msg_hdr.msg_namelen = sizeof(to);
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	long sent = 0;
+	while (sent < count) {
+		int n = count - sent < BATCH ? (int)(count - sent) : BATCH;
+		int r = sendmmsg(fd, msgs, n, 0);
+		if (r < 0) { perror("sendmmsg"); return 1; }
+		sent += r;
+	}
+	printf("%ld\n", sent);
+	return 0;
+}

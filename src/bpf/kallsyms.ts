@@ -1,0 +1,239 @@
+// Kernel address → "name+0xoff [module]" from /proc/kallsyms. Addresses arrive as u32 halves
+// (hi, lo) because kernel addresses do not fit a JS Number. The index is compact (typed arrays
+// plus one packed name buffer), built lazily on first use and rebuilt (rate-limited) when an
+// address falls outside what it knows, since modules and BPF programs come and go.
+import { readFileSync } from "node:fs";
+
+export interface KallsymsOptions {
+  /** Minimum time between two rebuilds triggered by unknown addresses. */
+  refreshMinMs?: number;
+  /** An address this far past the nearest symbol start is treated as unknown. */
+  maxOffset?: number;
+  /** Injected reader (tests); defaults to reading `path`. */
+  read?: (path: string) => Uint8Array;
+  now?: () => number;
+}
+
+interface Index {
+  hi: Uint32Array; // sorted by (hi, lo)
+  lo: Uint32Array;
+  nameOff: Uint32Array;
+  nameLen: Uint16Array;
+  modOff: Uint32Array; // 0 = core kernel; else offset into names of the module name
+  modLen: Uint16Array;
+  names: Uint8Array;
+  count: number;
+  loOnly: boolean; // every hi is the same (x86-64: 0xffffffff), search lo alone
+  commonHi: number;
+}
+
+const CACHE_LIMIT = 100_000;
+
+function hexVal(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Parse kallsyms text (bytes) into a sorted index of text symbols (t, T, w, W). */
+export function parseKallsyms(buf: Uint8Array): Index {
+  // Upper bound on line count, for preallocation.
+  let lines = 0;
+  for (let i = 0; i < buf.length; i++) if (buf[i] === 10) lines++;
+  lines++;
+  const hiA = new Uint32Array(lines), loA = new Uint32Array(lines);
+  const nOff = new Uint32Array(lines), nLen = new Uint16Array(lines);
+  const mOff = new Uint32Array(lines), mLen = new Uint16Array(lines);
+  const names = new Uint8Array(buf.length + 1);
+  let namesUsed = 1; // offset 0 means "no module"
+  const modules = new Map<string, number>();
+  let n = 0;
+  let i = 0;
+  const len = buf.length;
+  while (i < len) {
+    // address: up to 16 hex digits
+    let hi = 0, lo = 0, digits = 0;
+    for (; i < len; i++) {
+      const v = hexVal(buf[i]);
+      if (v < 0) break;
+      hi = ((hi << 4) | (lo >>> 28)) >>> 0;
+      lo = ((lo << 4) | v) >>> 0;
+      digits++;
+    }
+    const typeAt = i + 1;
+    const nameStart = i + 3;
+    let eol = buf.indexOf(10, i);
+    if (eol < 0) eol = len;
+    const t = buf[typeAt];
+    if (digits > 0 && buf[i] === 32 && (t === 116 || t === 84 || t === 119 || t === 87) && nameStart < eol) {
+      let nameEnd = nameStart;
+      while (nameEnd < eol && buf[nameEnd] !== 9 && buf[nameEnd] !== 32) nameEnd++;
+      let modOff = 0, modLen = 0;
+      let lb = nameEnd;
+      while (lb < eol && buf[lb] !== 91) lb++; // '[' of "\t[module]"
+      if (lb < eol) {
+        let rb = lb;
+        while (rb < eol && buf[rb] !== 93) rb++;
+        if (rb < eol) {
+          const mod = String.fromCharCode(...buf.subarray(lb + 1, rb));
+          let off = modules.get(mod);
+          if (off === undefined) {
+            off = namesUsed;
+            names.set(buf.subarray(lb + 1, rb), off);
+            namesUsed += rb - lb - 1;
+            modules.set(mod, off);
+          }
+          modOff = off;
+          modLen = rb - lb - 1;
+        }
+      }
+      const nl = Math.min(nameEnd - nameStart, 0xffff);
+      names.set(buf.subarray(nameStart, nameStart + nl), namesUsed);
+      hiA[n] = hi; loA[n] = lo; nOff[n] = namesUsed; nLen[n] = nl; mOff[n] = modOff; mLen[n] = modLen;
+      namesUsed += nl;
+      n++;
+    }
+    i = eol + 1;
+  }
+  // Sort an index by (hi, lo), then gather.
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = k;
+  let sorted = true;
+  for (let k = 1; k < n && sorted; k++) sorted = hiA[k - 1] < hiA[k] || (hiA[k - 1] === hiA[k] && loA[k - 1] <= loA[k]);
+  if (!sorted) order.sort((a, b) => hiA[a] - hiA[b] || loA[a] - loA[b]);
+  const idx: Index = {
+    hi: new Uint32Array(n), lo: new Uint32Array(n), nameOff: new Uint32Array(n), nameLen: new Uint16Array(n),
+    modOff: new Uint32Array(n), modLen: new Uint16Array(n), names: names.slice(0, namesUsed), count: n,
+    loOnly: true, commonHi: n ? hiA[order[0]] : 0,
+  };
+  for (let k = 0; k < n; k++) {
+    const s = order[k];
+    idx.hi[k] = hiA[s]; idx.lo[k] = loA[s]; idx.nameOff[k] = nOff[s]; idx.nameLen[k] = nLen[s];
+    idx.modOff[k] = mOff[s]; idx.modLen[k] = mLen[s];
+    if (hiA[s] !== idx.commonHi) idx.loOnly = false;
+  }
+  return idx;
+}
+
+/** Index of the last symbol at or below (hi, lo), or -1. */
+function search(idx: Index, hi: number, lo: number): number {
+  let a = 0, b = idx.count - 1, found = -1;
+  if (idx.loOnly) {
+    if (hi !== idx.commonHi) return hi > idx.commonHi ? idx.count - 1 : -1;
+    const L = idx.lo;
+    while (a <= b) {
+      const m = (a + b) >>> 1;
+      if (L[m] <= lo) { found = m; a = m + 1; } else b = m - 1;
+    }
+    return found;
+  }
+  const H = idx.hi, L = idx.lo;
+  while (a <= b) {
+    const m = (a + b) >>> 1;
+    if (H[m] < hi || (H[m] === hi && L[m] <= lo)) { found = m; a = m + 1; } else b = m - 1;
+  }
+  return found;
+}
+
+function hex(hi: number, lo: number): string {
+  return hi ? "0x" + (hi >>> 0).toString(16) + (lo >>> 0).toString(16).padStart(8, "0") : "0x" + (lo >>> 0).toString(16);
+}
+
+export class Kallsyms {
+  private idx: Index | null = null;
+  private cache = new Map<number | string, string>();
+  private lastLoad = -Infinity;
+  private readonly refreshMinMs: number;
+  private readonly maxOffset: number;
+  private readonly reader: (path: string) => Uint8Array;
+  private readonly now: () => number;
+
+  constructor(private readonly path: string, opts: KallsymsOptions = {}) {
+    this.refreshMinMs = opts.refreshMinMs ?? 30_000;
+    this.maxOffset = opts.maxOffset ?? 0x100000;
+    this.reader = opts.read ?? ((p) => readFileSync(p));
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Number of text symbols indexed (loads the index). */
+  get size(): number {
+    return this.index().count;
+  }
+
+  /** "name+0xoff" (plus " [module]"), or the hex address when no symbol covers it. */
+  symbolize(hi: number, lo: number): string {
+    hi >>>= 0; lo >>>= 0;
+    const idx = this.index();
+    const key: number | string = idx.loOnly && hi === idx.commonHi ? lo : `${hi}:${lo}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    let s = this.resolve(idx, hi, lo);
+    if (s === null && this.maybeRefresh()) s = this.resolve(this.index(), hi, lo);
+    const out = s ?? hex(hi, lo);
+    if (s !== null) {
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, out);
+    }
+    return out;
+  }
+
+  /**
+   * [start, end) of a core-kernel text symbol: from its address to the next symbol's. For
+   * load-time decisions such as excluding drops freed inside neigh_invalidate.
+   */
+  range(name: string): { start: bigint; end: bigint } | undefined {
+    const idx = this.index();
+    const want = new TextEncoder().encode(name);
+    for (let k = 0; k + 1 < idx.count; k++) {
+      if (idx.nameLen[k] !== want.length || idx.modOff[k] !== 0) continue;
+      let same = true;
+      for (let j = 0; j < want.length && same; j++) same = idx.names[idx.nameOff[k] + j] === want[j];
+      if (!same) continue;
+      if (idx.hi[k] === 0 && idx.lo[k] === 0) return undefined; // addresses hidden by kptr_restrict
+      const at = (i: number) => (BigInt(idx.hi[i]) << 32n) | BigInt(idx.lo[i]);
+      return { start: at(k), end: at(k + 1) };
+    }
+    return undefined;
+  }
+
+  /** Drop the index; the next lookup reloads it. */
+  invalidate(): void {
+    this.idx = null;
+    this.cache.clear();
+  }
+
+  private index(): Index {
+    if (!this.idx) {
+      this.lastLoad = this.now();
+      try {
+        this.idx = parseKallsyms(this.reader(this.path));
+      } catch {
+        this.idx = parseKallsyms(new Uint8Array(0)); // unreadable: every address stays hex
+      }
+    }
+    return this.idx;
+  }
+
+  private maybeRefresh(): boolean {
+    if (this.now() - this.lastLoad < this.refreshMinMs) return false;
+    this.invalidate();
+    return true;
+  }
+
+  private resolve(idx: Index, hi: number, lo: number): string | null {
+    const k = search(idx, hi, lo);
+    if (k < 0) return null;
+    const off = (hi - idx.hi[k]) * 2 ** 32 + (lo - idx.lo[k]);
+    if (off > this.maxOffset) return null;
+    if (idx.hi[k] === 0 && idx.lo[k] === 0) return null; // kptr_restrict hides addresses
+    const name = latin1(idx.names, idx.nameOff[k], idx.nameLen[k]);
+    let s = `${name}+0x${off.toString(16)}`;
+    if (idx.modOff[k]) s += ` [${latin1(idx.names, idx.modOff[k], idx.modLen[k])}]`;
+    return s;
+  }
+}
+
+function latin1(b: Uint8Array, off: number, len: number): string {
+  return String.fromCharCode.apply(null, b.subarray(off, off + len) as unknown as number[]);
+}

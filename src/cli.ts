@@ -1,0 +1,178 @@
+// Command line: huatuo-bamai's flags (so existing unit files and DaemonSets keep working) plus
+// kpulse's subcommands and `--listen`. Pure: parses, never touches the file system or exits.
+
+import { join } from "node:path";
+import { parseListenAddress } from "./util/listen.ts";
+
+export interface CliOptions {
+  command: "run" | "check";
+  /** --config as given (default "kpulse.toml"). */
+  config: string;
+  /** --config-dir as given (default "conf"). */
+  configDir: string;
+  /** true when --config-dir was given explicitly. */
+  configDirSet: boolean;
+  /** The file to load: --config itself when it contains "/", else <config-dir>/<config>. */
+  configPath: string;
+  /** --region; always non-empty for `run`, may be "" for `check`. */
+  region: string;
+  /** --procfs-prefix: root prefix for /proc, /sys and /dev ("" = the real ones). */
+  procfsPrefix: string;
+  disableStorage: boolean;
+  disableKubelet: boolean;
+  /** --disable-tracing, repeatable and comma-separated, de-duplicated; the caller merges it with BlackList. */
+  disableTracing: string[];
+  logDebug: boolean;
+  dryRun: boolean;
+  /** Accepted for HUATUO compatibility; self resource limits are not implemented yet. */
+  enableCgroup: boolean;
+  /** kpulse-only: overrides Kpulse.ListenAddress. */
+  listen?: string;
+  /** HUATUO flags accepted and ignored (kpulse embeds its BPF objects and runs no tools), e.g. "--bpf-dir". */
+  ignored: string[];
+}
+
+export type CliResult = CliOptions | { help: string } | { version: true; format: VersionFormat } | { error: string };
+export type VersionFormat = "text" | "json" | "short";
+
+export const HELP = `kpulse - Linux kernel observability agent (drop-in for huatuo-bamai)
+
+Usage:
+  kpulse [run] --region <name> [flags]   start the agent (default command)
+  kpulse check [flags]                   load and validate the config, print OK or the error
+  kpulse version                         print the version
+
+Flags:
+  --config <file>          config file name inside --config-dir, or a path containing "/"
+                           used as is (default "kpulse.toml")
+  --config-dir <dir>       config directory (default "conf")
+  --region <name>          region label on every metric and event (required for run)
+  --listen <host:port>     HTTP listen address; overrides [Kpulse] ListenAddress
+                           (default ":19704")
+  --procfs-prefix <dir>    read /proc, /sys and /dev under this directory (tests)
+  --disable-storage        write no local files and no OpenSearch documents
+                           (events still reach watch streams)
+  --disable-kubelet        do not fetch pods from the kubelet
+  --disable-tracing <name> disable a probe; repeatable and/or comma-separated,
+                           added to BlackList
+  --log-debug              log at Debug level, overriding [Log] Level
+  --dry-run                start everything, then stop after 2 seconds
+  --enable-cgroup          accepted for huatuo-bamai compatibility (no effect yet)
+  --bpf-dir, --tools-bin-dir <dir>
+                           accepted for huatuo-bamai compatibility (ignored: kpulse
+                           embeds its BPF objects and runs no external tools)
+  -h, --help               show this help
+  -v, --version            print the version (--version-format text|json|short)
+`;
+
+type FlagKind = "string" | "list" | "bool";
+interface FlagSpec {
+  kind: FlagKind;
+  set: (o: Draft, v: string | boolean) => void;
+}
+type Draft = CliOptions & { versionFormat: VersionFormat; wantHelp: boolean; wantVersion: boolean };
+
+const FLAGS: Record<string, FlagSpec> = {
+  config: { kind: "string", set: (o, v) => (o.config = v as string) },
+  "config-dir": { kind: "string", set: (o, v) => ((o.configDir = v as string), (o.configDirSet = true)) },
+  region: { kind: "string", set: (o, v) => (o.region = v as string) },
+  "procfs-prefix": { kind: "string", set: (o, v) => (o.procfsPrefix = v as string) },
+  listen: { kind: "string", set: (o, v) => (o.listen = v as string) },
+  "disable-tracing": { kind: "list", set: (o, v) => o.disableTracing.push(...(v as string).split(",")) },
+  "disable-storage": { kind: "bool", set: (o, v) => (o.disableStorage = v as boolean) },
+  "disable-kubelet": { kind: "bool", set: (o, v) => (o.disableKubelet = v as boolean) },
+  "log-debug": { kind: "bool", set: (o, v) => (o.logDebug = v as boolean) },
+  "dry-run": { kind: "bool", set: (o, v) => (o.dryRun = v as boolean) },
+  "enable-cgroup": { kind: "bool", set: (o, v) => (o.enableCgroup = v as boolean) },
+  "bpf-dir": { kind: "string", set: (o) => o.ignored.push("--bpf-dir") },
+  "tools-bin-dir": { kind: "string", set: (o) => o.ignored.push("--tools-bin-dir") },
+  "version-format": { kind: "string", set: (o, v) => (o.versionFormat = v as VersionFormat) },
+  help: { kind: "bool", set: (o, v) => (o.wantHelp = v as boolean) },
+  version: { kind: "bool", set: (o, v) => (o.wantVersion = v as boolean) },
+};
+const SHORT: Record<string, string> = { h: "help", v: "version" };
+const COMMANDS = ["run", "check", "version", "help"] as const;
+
+/** Parse the arguments after the executable (process.argv.slice(2)). Never throws. */
+export function parseArgs(argv: string[]): CliResult {
+  const o: Draft = {
+    command: "run",
+    config: "kpulse.toml",
+    configDir: "conf",
+    configDirSet: false,
+    configPath: "",
+    region: "",
+    procfsPrefix: "",
+    disableStorage: false,
+    disableKubelet: false,
+    disableTracing: [],
+    logDebug: false,
+    dryRun: false,
+    enableCgroup: false,
+    ignored: [],
+    versionFormat: "text",
+    wantHelp: false,
+    wantVersion: false,
+  };
+  let command: (typeof COMMANDS)[number] | undefined;
+  let flagsDone = false;
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!flagsDone && arg === "--") {
+      flagsDone = true;
+      continue;
+    }
+    if (flagsDone || !arg.startsWith("-") || arg === "-") {
+      if (command === undefined && (COMMANDS as readonly string[]).includes(arg)) {
+        command = arg as (typeof COMMANDS)[number];
+        continue;
+      }
+      return { error: command === undefined ? `unknown command or unexpected argument "${arg}" (commands: run, check, version)` : `unexpected argument "${arg}"` };
+    }
+
+    // -h / -v / --name / --name=value / -name (urfave/cli accepts one dash too)
+    const body = arg.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    let name = eq < 0 ? body : body.slice(0, eq);
+    name = SHORT[name] ?? name;
+    const inline = eq < 0 ? undefined : body.slice(eq + 1);
+    const spec = FLAGS[name];
+    if (!spec) return { error: `unknown flag "${eq < 0 ? arg : arg.slice(0, arg.indexOf("="))}"` };
+
+    if (spec.kind === "bool") {
+      if (inline === undefined) spec.set(o, true);
+      else if (/^(true|1)$/i.test(inline)) spec.set(o, true);
+      else if (/^(false|0)$/i.test(inline)) spec.set(o, false);
+      else return { error: `flag --${name} takes no value or =true/=false, got "${inline}"` };
+      continue;
+    }
+    let value = inline;
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || (next.startsWith("-") && next !== "-" && next.length > 1 && !/^-\d/.test(next)))
+        return { error: `flag --${name} needs a value` };
+      value = next;
+      i++;
+    }
+    spec.set(o, value);
+  }
+
+  if (o.wantHelp || command === "help") return { help: HELP };
+  if (o.wantVersion || command === "version") {
+    if (!["text", "json", "short"].includes(o.versionFormat)) return { error: `--version-format must be text, json or short, got "${o.versionFormat}"` };
+    return { version: true, format: o.versionFormat };
+  }
+  o.command = command === "check" ? "check" : "run";
+
+  o.disableTracing = [...new Set(o.disableTracing.map((s) => s.trim()).filter((s) => s !== ""))];
+  if (o.config === "") return { error: "--config must not be empty" };
+  o.configPath = o.config.includes("/") ? o.config : join(o.configDir, o.config);
+  if (o.listen !== undefined && !parseListenAddress(o.listen))
+    return { error: `--listen must be "host:port" (e.g. ":19704" or "127.0.0.1:19704"), got "${o.listen}"` };
+  if (o.command === "run" && o.region.trim() === "")
+    return { error: "--region is required to run the agent (it labels every metric and event), e.g. --region dev" };
+
+  const { versionFormat: _f, wantHelp: _h, wantVersion: _v, ...opts } = o;
+  return opts;
+}

@@ -1,0 +1,6 @@
+// BPF objects are embedded in the executable with `import p from "x.bpf.o" with { type: "file" }`;
+// the import yields the path (a $bunfs path inside the compiled binary).
+declare module "*.bpf.o" {
+  const path: string;
+  export default path;
+}

@@ -1,0 +1,101 @@
+// Timestamp formats of the event record, byte-for-byte the Go layouts HUATUO writes, so
+// existing parsers of HUATUO documents read ours.
+
+const p2 = (n: number) => String(n).padStart(2, "0");
+const p3 = (n: number) => String(n).padStart(3, "0");
+
+/** Local offset of `d` in minutes east of UTC (Date gives west-positive). */
+function offsetMinutes(d: Date): number {
+  return -d.getTimezoneOffset();
+}
+
+function offset(mins: number, colon: boolean): string {
+  const sign = mins < 0 ? "-" : "+";
+  const a = Math.abs(mins);
+  return sign + p2(Math.floor(a / 60)) + (colon ? ":" : "") + p2(a % 60);
+}
+
+function localParts(d: Date) {
+  return {
+    date: `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}`,
+    time: `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`,
+  };
+}
+
+function utcParts(d: Date) {
+  return {
+    date: `${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}`,
+    time: `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`,
+  };
+}
+
+/** Go "2006-01-02 15:04:05.000 -0700" in local time (HUATUO's `time` / `tracer_time`). */
+export function huatuoTime(ms: number): string {
+  const d = new Date(ms);
+  const { date, time } = localParts(d);
+  return `${date} ${time}.${p3(d.getMilliseconds())} ${offset(offsetMinutes(d), false)}`;
+}
+
+/** Go's RFC3339Nano prints the fraction with trailing zeros removed, and no dot if it is 0. */
+function fraction(digits: string): string {
+  const t = digits.replace(/0+$/, "");
+  return t ? "." + t : "";
+}
+
+/**
+ * Go RFC3339Nano, local offset ("Z" when the offset is zero, as Go prints it).
+ * `subMsNanos` (0..999999) adds precision below the millisecond when the caller has it.
+ */
+export function rfc3339NanoLocal(ms: number, subMsNanos = 0): string {
+  const d = new Date(ms);
+  const { date, time } = localParts(d);
+  const off = offsetMinutes(d);
+  const frac = fraction(p3(d.getMilliseconds()) + String(subMsNanos).padStart(6, "0"));
+  return `${date}T${time}${frac}${off === 0 ? "Z" : offset(off, true)}`;
+}
+
+/** Go RFC3339Nano in UTC (the CloudEvent `time`). */
+export function rfc3339NanoUTC(ms: number, subMsNanos = 0): string {
+  const d = new Date(ms);
+  const { date, time } = utcParts(d);
+  const frac = fraction(p3(d.getUTCMilliseconds()) + String(subMsNanos).padStart(6, "0"));
+  return `${date}T${time}${frac}Z`;
+}
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Re-express an RFC3339(Nano) timestamp in UTC, keeping every fractional digit
+ * (Date would cut them to milliseconds). Returns the input unchanged if it does not parse.
+ */
+export function toUTCRfc3339Nano(s: string): string {
+  const m = RFC3339.exec(s);
+  if (!m) return s;
+  const [, y, mo, da, h, mi, se, fr = "", tz] = m;
+  let offMin = 0;
+  if (tz !== "Z") {
+    const sign = tz[0] === "-" ? -1 : 1;
+    offMin = sign * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6)));
+  }
+  const secMs = Date.UTC(+y, +mo - 1, +da, +h, +mi, +se) - offMin * 60_000;
+  const { date, time } = utcParts(new Date(secMs));
+  return `${date}T${time}${fraction(fr)}Z`;
+}
+
+const HUATUO_TIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) ([+-])(\d{2})(\d{2})$/;
+
+/** Milliseconds since the epoch of a huatuoTime() string, or undefined if it does not parse. */
+export function parseHuatuoTime(s: string): number | undefined {
+  const m = HUATUO_TIME.exec(s);
+  if (!m) return undefined;
+  const [, y, mo, da, h, mi, se, ms, sign, oh, om] = m;
+  const offMin = (sign === "-" ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  return Date.UTC(+y!, +mo! - 1, +da!, +h!, +mi!, +se!, +ms!) - offMin * 60_000;
+}
+
+/** File-name timestamp of rotated local files (lumberjack's "2006-01-02T15-04-05.000", local). */
+export function rotationStamp(ms: number): string {
+  const d = new Date(ms);
+  const { date } = localParts(d);
+  return `${date}T${p2(d.getHours())}-${p2(d.getMinutes())}-${p2(d.getSeconds())}.${p3(d.getMilliseconds())}`;
+}

@@ -1,0 +1,136 @@
+// The HTTP API: HUATUO's routes and envelopes (`{"data":…}` / `{"error":{code,message}}`)
+// for what kpulse offers. No route runs programs (HUATUO's /tasks is deliberately absent).
+import { parseListenAddress } from "../util/listen.ts";
+import { Hono } from "hono";
+import type { EventBus } from "../events/bus.ts";
+import type { CloudEventMode } from "../events/cloudevent.ts";
+import type { Logger } from "../log.ts";
+import { errorResponse } from "./errors.ts";
+import { createWatchRoute } from "./watch.ts";
+
+export interface ProbeStatusView {
+  name: string;
+  kind: string;
+  status: "loaded" | "unsupported" | "failed" | "disabled";
+  reason?: string;
+}
+
+export interface VersionInfo {
+  name: string;
+  version: string;
+  commit?: string;
+  build_time?: string;
+  bun: string;
+}
+
+export interface AppDeps {
+  renderMetrics(): Promise<string> | string;
+  probes(): ProbeStatusView[];
+  bus: EventBus;
+  watch: { maxClients: number; keepAliveSec: number; ceMode: CloudEventMode; queueSize?: number };
+  version: VersionInfo;
+  log: Logger;
+  ready(): boolean;
+  /** Seconds before Bun closes an idle connection (default 120, HUATUO's; max 255). */
+  idleTimeoutSec?: number;
+}
+
+export interface RunningServer {
+  port: number;
+  hostname: string;
+  stop(): Promise<void>;
+}
+
+export interface KpulseApp {
+  app: Hono;
+  serve(listen: string): RunningServer;
+}
+
+const PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** HUATUO's request body limit. */
+const MAX_BODY = 4 * 1024 * 1024;
+/** HUATUO's idle timeout is 120 s; Bun allows at most 255. Watch streams opt out per request. */
+const IDLE_TIMEOUT_SEC = 120;
+
+/** Go-style platform string, as HUATUO's /version reports it. */
+function platform(): string {
+  const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", ia32: "386" };
+  return `${process.platform}/${arch[process.arch] ?? process.arch}`;
+}
+
+/** ":19704", "127.0.0.1:0", "[::1]:8080", "19704" → host and port ("" host = all interfaces). */
+export function parseListen(listen: string): { hostname: string; port: number } {
+  const addr = parseListenAddress(listen.trim());
+  if (!addr) throw new Error(`invalid listen address "${listen}" (want host:port, e.g. ":19704")`);
+  return { hostname: addr.host, port: addr.port };
+}
+
+export function createApp(deps: AppDeps): KpulseApp {
+  const log = deps.log.child({ component: "http" });
+  const app = new Hono();
+  const watch = createWatchRoute({ ...deps.watch, bus: deps.bus, log });
+
+  app.get("/healthz", (c) => c.body(null, 204));
+  app.get("/readyz", (c) => c.body(null, deps.ready() ? 204 : 503));
+
+  app.get("/metrics", async (c) => {
+    const text = await deps.renderMetrics();
+    return c.body(text, 200, { "Content-Type": PROM_CONTENT_TYPE });
+  });
+
+  app.get("/version", (c) => {
+    const v = deps.version;
+    return c.json({
+      data: {
+        name: v.name,
+        version: v.version,
+        git_commit: v.commit ?? "",
+        build_time: v.build_time ?? "",
+        bun_version: v.bun,
+        compiler: "bun",
+        platform: platform(),
+      },
+    });
+  });
+
+  app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
+
+  app.post("/v1/events/watch", (c) => watch.handle(c));
+
+  app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    log.error("request failed", { method: c.req.method, path: c.req.path, err });
+    return errorResponse(c, 500, "internal_error", err.message || "internal error");
+  });
+
+  function serve(listen: string): RunningServer {
+    const { hostname, port } = parseListen(listen);
+    const options = {
+      port,
+      idleTimeout: deps.idleTimeoutSec ?? IDLE_TIMEOUT_SEC,
+      maxRequestBodySize: MAX_BODY,
+      fetch: (req: Request, server: unknown) => app.fetch(req, server),
+    };
+    let server: ReturnType<typeof Bun.serve>;
+    if (hostname !== "") server = Bun.serve({ ...options, hostname });
+    else {
+      // Like Go's ":port": all interfaces, IPv6 dual-stack when the host has IPv6.
+      try {
+        server = Bun.serve({ ...options, hostname: "::" });
+      } catch {
+        server = Bun.serve({ ...options, hostname: "0.0.0.0" });
+      }
+    }
+    log.info("http server listening", { address: `${server.hostname}:${server.port}` });
+    return {
+      port: server.port ?? port,
+      hostname: server.hostname ?? hostname,
+      async stop() {
+        watch.closeAll();
+        await server.stop(true);
+      },
+    };
+  }
+
+  return { app, serve };
+}

@@ -1,0 +1,36 @@
+// A probe that cannot load must be reported (up=0 plus a reason) while the agent keeps
+// serving and the other probes keep working. build/kpulse-test adds a probe whose BPF
+// programs target a tracepoint no kernel has.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { KPULSE_TEST, kernelTestSkipReason, metricValue, startAgent, type Agent } from "./agent.ts";
+
+const skip = kernelTestSkipReason();
+
+describe.skipIf(!!skip)("probe isolation (real kernel)", () => {
+  let agent: Agent;
+  beforeAll(async () => {
+    agent = await startAgent({ binary: KPULSE_TEST, config: "", args: ["--disable-storage"] });
+  });
+  afterAll(async () => {
+    await agent?.stop();
+  });
+
+  test("the broken probe is unsupported with a reason, the rest are loaded", async () => {
+    const body = await (await fetch(`${agent.url}/v1/probes`)).json();
+    const byName = Object.fromEntries(body.data.map((p: any) => [p.name, p]));
+    expect(byName.test_missing_tracepoint.status).toBe("unsupported");
+    expect(byName.test_missing_tracepoint.reason).toMatch(/kpulse_no_such_tracepoint|no_such_tracepoint/);
+    expect(byName.dropwatch.status).toBe("loaded");
+    expect(byName.netdev.status).toBe("loaded");
+    expect(byName.loadavg.status).toBe("loaded");
+  });
+
+  test("/metrics still serves: broken probe up=0, others up=1 with their data", async () => {
+    const text = await agent.metrics();
+    expect(metricValue(text, "kpulse_probe_up", { probe: "test_missing_tracepoint" })).toBe(0);
+    expect(metricValue(text, "kpulse_probe_up", { probe: "dropwatch" })).toBe(1);
+    expect(metricValue(text, "kpulse_probe_up", { probe: "netdev" })).toBe(1);
+    expect(metricValue(text, "kpulse_netdev_receive_bytes_total", { device: "lo" })).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, "kpulse_loadavg_load1")).toBeGreaterThanOrEqual(0);
+  });
+});
