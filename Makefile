@@ -7,7 +7,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || ec
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-APT_PACKAGES := clang llvm libbpf-dev bpftool iproute2 iptables util-linux procps curl
+APT_PACKAGES := clang llvm libbpf-dev bpftool gcc libc6-dev iproute2 iptables util-linux procps curl
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
@@ -49,6 +49,11 @@ build/test-bpf/%.bpf.o: tests/bpf/%.bpf.c bpf/vmlinux.h $(wildcard bpf/include/*
 	clang $(BPF_CFLAGS) -c $< -o $@
 	llvm-strip -g $@
 
+# Test and bench tools (C, built with the system compiler).
+build/tools/%: tests/tools/%.c | .cache/apt.stamp
+	@mkdir -p $(@D)
+	cc -O2 -Wall -o $@ $<
+
 # --- the executable ---------------------------------------------------------------------------
 build: build/kpulse
 
@@ -66,11 +71,13 @@ run: deps build/kpulse
 check: deps $(BPF_OBJS)
 	./node_modules/.bin/tsc --noEmit -p .
 
-test: deps build/kpulse build/kpulse-test $(TEST_BPF_OBJS)
+TEST_TOOLS := build/tools/udp-flood
+
+test: deps build/kpulse build/kpulse-test $(TEST_BPF_OBJS) $(TEST_TOOLS)
 	./node_modules/.bin/tsc --noEmit -p .
 	bash tests/run.sh
 
-bench: deps build/kpulse
+bench: deps build/kpulse $(TEST_TOOLS)
 	@for b in bench/*.ts; do echo "== $$b"; $(BUN) $$b || exit 1; done
 
 clean:

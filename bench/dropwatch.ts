@@ -5,11 +5,11 @@
 //     consumer (10 ms ticks, 5 ms budget) runs on the main thread; delivered/s, kernel-side
 //     losses (ring full) and consumer CPU.
 //  2. drain capacity: the ring is filled while nothing consumes, then drained in one go on
-//     one core: ns per event and events/s for ring walk + decode + bus publish.
+//     one core: ns per event and events/s, for the ring walk alone and for the whole path
+//     (walk + decode + record shaping + bus publish).
 //
 // Needs root. Run: ./node_modules/.bin/bun bench/dropwatch.ts [events]
 import { spawnSync } from "bun";
-import { mkdirSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import dropwatchObjectPath from "../build/bpf/dropwatch.bpf.o" with { type: "file" };
 import { monotonicToEpochMs } from "../ffi/clock.ts";
@@ -25,9 +25,7 @@ import { DropwatchDecoder, resolveLayout } from "../src/probes/dropwatch/decode.
 const TOTAL = Number(process.argv[2] ?? 2_000_000);
 const RING_BYTES = 256 * 1024 * 1024;
 
-mkdirSync("build/bench", { recursive: true });
-const cc = spawnSync(["cc", "-O2", "-o", "build/bench/udp-flood", "bench/udp-flood.c"]);
-if (cc.exitCode !== 0) throw new Error(cc.stderr.toString());
+const UDP_FLOOD = "build/tools/udp-flood"; // `make bench` builds it
 
 async function closedPort(): Promise<number> {
   const s = createSocket("udp4");
@@ -37,7 +35,7 @@ async function closedPort(): Promise<number> {
   return p;
 }
 
-function setup() {
+function setup(walkOnly = false) {
   const obj = BpfObject.load({
     name: "dropwatch-bench",
     bytes: new Uint8Array(require("node:fs").readFileSync(dropwatchObjectPath)),
@@ -57,6 +55,10 @@ function setup() {
   const host = { hostname: "bench", region: "bench" };
   let n = 0;
   const reader = new RingBufferReader(obj.map("dropwatch_events"), (u8, dv, at) => {
+    if (walkOnly) {
+      n += dv.getUint32(at, true) & 1; // touch the record, decode nothing
+      return;
+    }
     const d = decoder.decode(u8, dv, at);
     bus.publish(shapeRecord({ tracerName: "dropwatch", timeMs: d.timeMs, data: d.data }, host));
     n++;
@@ -78,7 +80,7 @@ async function sustained() {
   s.reader.start();
   const cpu0 = cpuMs();
   const t0 = performance.now();
-  const prod = Bun.spawn(["taskset", "-c", "0", "build/bench/udp-flood", String(port), String(TOTAL)], { stdout: "pipe" });
+  const prod = Bun.spawn(["taskset", "-c", "0", UDP_FLOOD, String(port), String(TOTAL)], { stdout: "pipe" });
   await prod.exited;
   // let the consumer catch up with what is in the ring
   const target = () => s.outcomes()[0]!;
@@ -92,20 +94,21 @@ async function sustained() {
   s.close();
 }
 
-async function drainCapacity() {
-  const s = setup();
+async function drainCapacity(walkOnly: boolean) {
+  const s = setup(walkOnly);
   const port = await closedPort();
   // Fill the ring while nothing consumes; its size bounds how many records fit.
   const fill = Math.min(TOTAL, 400_000);
-  spawnSync(["build/bench/udp-flood", String(port), String(fill)]);
+  spawnSync([UDP_FLOOD, String(port), String(fill)]);
   const [emitted, , ringFull] = s.outcomes();
   const t0 = performance.now();
   const drained = s.reader.drain();
   const ms = performance.now() - t0;
-  console.log(`drain: ${drained} records queued (emitted ${emitted}, ring full ${ringFull}); ` +
-    `walk+decode+publish ${(ms * 1e6 / drained).toFixed(0)} ns/event = ${(drained / ms / 1000).toFixed(2)} M events/s on one core`);
+  console.log(`drain (${walkOnly ? "ring walk only" : "walk + decode + shape + bus publish"}): ${drained} records queued (emitted ${emitted}, ring full ${ringFull}); ` +
+    `${(ms * 1e6 / drained).toFixed(0)} ns/event = ${(drained / ms / 1000).toFixed(2)} M events/s on one core`);
   s.close();
 }
 
-await drainCapacity();
+await drainCapacity(true);
+await drainCapacity(false);
 await sustained();

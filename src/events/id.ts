@@ -80,17 +80,25 @@ export function createIdGenerator(opts: IdGeneratorOptions = {}): (nowMs?: numbe
   buf.set(machine.subarray(0, 3), 4);
   buf[7] = pid >> 8;
   buf[8] = pid & 0xff;
+  // Bytes 0-8 (time, machine, pid) change once a second: their first 14 characters are
+  // cached, and only the last 6 (2 bits of the pid, the counter, 4 pad bits) are encoded per id.
+  let cachedSec = -1;
+  let prefix = "";
   return (nowMs = Date.now()) => {
     const sec = Math.floor(nowMs / 1000) >>> 0;
-    buf[0] = sec >>> 24;
-    buf[1] = (sec >>> 16) & 0xff;
-    buf[2] = (sec >>> 8) & 0xff;
-    buf[3] = sec & 0xff;
+    if (sec !== cachedSec) {
+      cachedSec = sec;
+      buf[0] = sec >>> 24;
+      buf[1] = (sec >>> 16) & 0xff;
+      buf[2] = (sec >>> 8) & 0xff;
+      buf[3] = sec & 0xff;
+      prefix = encodeXid(buf).slice(0, 14);
+    }
     counter = (counter + 1) & 0xffffff;
-    buf[9] = counter >> 16;
-    buf[10] = (counter >> 8) & 0xff;
-    buf[11] = counter & 0xff;
-    return encodeXid(buf);
+    const tail = (((buf[8]! & 3) << 24) | counter) * 16; // 30 bits: 2 pid bits, counter, 4 pad bits
+    let out = prefix;
+    for (let shift = 25; shift >= 0; shift -= 5) out += ALPHABET[Math.floor(tail / 2 ** shift) & 0x1f];
+    return out;
   };
 }
 

@@ -29,11 +29,34 @@ function utcParts(d: Date) {
   };
 }
 
+/**
+ * Formatting a Date costs about a microsecond; events arrive in bursts within the same second,
+ * so the part of a timestamp above the millisecond is cached per second.
+ */
+function perSecond(format: (d: Date) => [string, string]): (ms: number) => [string, string] {
+  let sec = NaN;
+  let tz: string | undefined;
+  let parts: [string, string] = ["", ""];
+  return (ms) => {
+    const s = Math.floor(ms / 1000);
+    if (s !== sec || process.env.TZ !== tz) {
+      sec = s;
+      tz = process.env.TZ;
+      parts = format(new Date(s * 1000));
+    }
+    return parts;
+  };
+}
+
+const huatuoParts = perSecond((d) => {
+  const { date, time } = localParts(d);
+  return [`${date} ${time}.`, ` ${offset(offsetMinutes(d), false)}`];
+});
+
 /** Go "2006-01-02 15:04:05.000 -0700" in local time (HUATUO's `time` / `tracer_time`). */
 export function huatuoTime(ms: number): string {
-  const d = new Date(ms);
-  const { date, time } = localParts(d);
-  return `${date} ${time}.${p3(d.getMilliseconds())} ${offset(offsetMinutes(d), false)}`;
+  const [head, tail] = huatuoParts(ms);
+  return head + p3(((ms % 1000) + 1000) % 1000 | 0) + tail;
 }
 
 /** Go's RFC3339Nano prints the fraction with trailing zeros removed, and no dot if it is 0. */
@@ -46,12 +69,20 @@ function fraction(digits: string): string {
  * Go RFC3339Nano, local offset ("Z" when the offset is zero, as Go prints it).
  * `subMsNanos` (0..999999) adds precision below the millisecond when the caller has it.
  */
-export function rfc3339NanoLocal(ms: number, subMsNanos = 0): string {
-  const d = new Date(ms);
+/** ".123", ".12", ".1" or "" for each millisecond value: Go's trimmed fraction, precomputed. */
+const MILLI_FRACTION = Array.from({ length: 1000 }, (_, ms) => fraction(p3(ms)));
+
+const rfc3339LocalParts = perSecond((d) => {
   const { date, time } = localParts(d);
   const off = offsetMinutes(d);
-  const frac = fraction(p3(d.getMilliseconds()) + String(subMsNanos).padStart(6, "0"));
-  return `${date}T${time}${frac}${off === 0 ? "Z" : offset(off, true)}`;
+  return [`${date}T${time}`, off === 0 ? "Z" : offset(off, true)];
+});
+
+export function rfc3339NanoLocal(ms: number, subMsNanos = 0): string {
+  const [head, tail] = rfc3339LocalParts(ms);
+  const milli = ((ms % 1000) + 1000) % 1000 | 0;
+  const frac = subMsNanos === 0 ? MILLI_FRACTION[milli]! : fraction(p3(milli) + String(subMsNanos).padStart(6, "0"));
+  return head + frac + tail;
 }
 
 /** Go RFC3339Nano in UTC (the CloudEvent `time`). */

@@ -78,68 +78,93 @@ function linkStatus(flags: number, carrierOk: number, hasDevice: boolean): strin
 /** Frames of the tracing machinery itself (the BPF program, the tracepoint glue) lead the stack. */
 const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run|__bpf_trace_|perf_trace_|trace_event_raw_event_|__traceiter_|bpf_get_stack)/;
 
+/** Distinct stacks remembered; stacks repeat heavily, symbolizing each frame is not free. */
+const STACK_CACHE_LIMIT = 4096;
+
+interface CachedStack {
+  words: Uint32Array;
+  text: string;
+}
+
 export class DropwatchDecoder {
+  private readonly stacks = new Map<number, CachedStack>();
+
   constructor(private readonly o: Offsets, private readonly deps: DecodeDeps) {}
 
   decode(u8: Uint8Array, dv: DataView, at: number): DecodedDrop {
     const o = this.o;
-    const u32 = (f: DropwatchField) => dv.getUint32(at + o[f], true);
-    const u16 = (f: DropwatchField) => dv.getUint16(at + o[f], true);
-    const u8f = (f: DropwatchField) => u8[at + o[f]]!;
     // 64-bit values as exact halves: kernel addresses exceed 2^53.
-    const lo64 = (off: number) => dv.getUint32(at + off, true);
-    const hi64 = (off: number) => dv.getUint32(at + off + 4, true);
-
-    const family = u8f("family");
+    const family = u8[at + o.family]!;
     const saddr = family === 4 ? ipv4(u8, at + o.saddr) : family === 6 ? ipv6(u8, at + o.saddr) : "";
     const daddr = family === 4 ? ipv4(u8, at + o.daddr) : family === 6 ? ipv6(u8, at + o.daddr) : "";
-    const l4 = u8f("l4_proto");
-    const skState = u8f("sk_state");
-    const reason = this.deps.reasonName(u32("reason"));
-    const ifindex = u32("ifindex");
+    const l4 = u8[at + o.l4_proto]!;
+    const skState = u8[at + o.sk_state]!;
+    const reason = this.deps.reasonName(dv.getUint32(at + o.reason, true));
+    const ifindex = dv.getUint32(at + o.ifindex, true);
     const isTcp = l4 === IPPROTO_TCP;
+    const maxAckBacklog = dv.getUint32(at + o.sk_max_ack_backlog, true);
+    const locLo = dv.getUint32(at + o.location, true), locHi = dv.getUint32(at + o.location + 4, true);
+    const tsNs = dv.getUint32(at + o.ts_ns + 4, true) * 2 ** 32 + dv.getUint32(at + o.ts_ns, true);
 
+    return {
+      timeMs: this.deps.toEpochMs(tsNs),
+      data: {
+        type: dropType(reason, skState, u8[at + o.tcp_flags]!, dv.getUint32(at + o.sk_ack_backlog, true),
+          maxAckBacklog, dv.getUint32(at + o.syn_qlen, true)),
+        comm: cString(u8, at + o.comm, 16),
+        pid: dv.getUint32(at + o.pid, true),
+        tid: dv.getUint32(at + o.tid, true),
+        saddr,
+        daddr,
+        sport: dv.getUint16(at + o.sport, true),
+        dport: dv.getUint16(at + o.dport, true),
+        protocol: family ? l4ProtocolName(l4) : "",
+        // HUATUO resolves these by reverse DNS; kpulse does no lookups on the event path.
+        src_hostname: "<nil>",
+        dest_hostname: "<nil>",
+        max_ack_backlog: maxAckBacklog,
+        seq: isTcp ? dv.getUint32(at + o.seq, true) : 0,
+        ack_seq: isTcp ? dv.getUint32(at + o.ack_seq, true) : 0,
+        pkt_len: dv.getUint32(at + o.pkt_len, true),
+        sk_state: skState ? tcpStateName(skState) : "",
+        drop_reason: reason,
+        drop_location: locLo || locHi ? this.deps.symbolize(locHi, locLo) : "",
+        stack: this.stack(dv, at + o.stack, Math.min(dv.getUint32(at + o.stack_bytes, true), 8 * DROPWATCH_STACK_DEPTH)),
+        netdev_queue_mapping: dv.getUint16(at + o.queue_mapping, true),
+        netdev_linkstatus: linkStatus(dv.getUint32(at + o.dev_flags, true), u8[at + o.carrier_ok]!, ifindex !== 0),
+        netdev_name: cString(u8, at + o.netdev, 16),
+        netdev_ifindex: ifindex,
+        net_cookie: dv.getUint32(at + o.net_cookie + 4, true) * 2 ** 32 + dv.getUint32(at + o.net_cookie, true),
+        net_namespace_inum: dv.getUint32(at + o.netns_inum, true),
+      },
+    };
+  }
+
+  /** Symbolized stack, one frame per line, from a cache keyed by a hash of the raw frames. */
+  private stack(dv: DataView, at: number, bytes: number): string {
+    const words = bytes >>> 2;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < words; i++) h = Math.imul(h ^ dv.getUint32(at + 4 * i, true), 0x01000193);
+    const key = (h >>> 0) * 256 + words;
+    const hit = this.stacks.get(key);
+    if (hit && hit.words.length === words) {
+      let same = true;
+      for (let i = 0; i < words && same; i++) same = hit.words[i] === dv.getUint32(at + 4 * i, true);
+      if (same) return hit.text;
+    }
+    const raw = new Uint32Array(words);
     const frames: string[] = [];
-    const stackBytes = Math.min(u32("stack_bytes"), 8 * DROPWATCH_STACK_DEPTH);
-    for (let off = o.stack; off < o.stack + stackBytes; off += 8) {
-      const lo = lo64(off), hi = hi64(off);
+    for (let i = 0; i < words; i += 2) {
+      const lo = (raw[i] = dv.getUint32(at + 4 * i, true));
+      const hi = (raw[i + 1] = dv.getUint32(at + 4 * i + 4, true));
       if (lo === 0 && hi === 0) break;
       const frame = this.deps.symbolize(hi, lo);
       if (frames.length === 0 && TRACING_FRAME.test(frame)) continue;
       frames.push(frame);
     }
-    const netCookie = hi64(o.net_cookie) * 2 ** 32 + lo64(o.net_cookie);
-
-    return {
-      timeMs: this.deps.toEpochMs(hi64(o.ts_ns) * 2 ** 32 + lo64(o.ts_ns)),
-      data: {
-        type: dropType(reason, skState, u8f("tcp_flags"), u32("sk_ack_backlog"), u32("sk_max_ack_backlog"), u32("syn_qlen")),
-        comm: cString(u8, at + o.comm, 16),
-        pid: u32("pid"),
-        tid: u32("tid"),
-        saddr,
-        daddr,
-        sport: u16("sport"),
-        dport: u16("dport"),
-        protocol: family ? l4ProtocolName(l4) : "",
-        // HUATUO resolves these by reverse DNS; kpulse does no lookups on the event path.
-        src_hostname: "<nil>",
-        dest_hostname: "<nil>",
-        max_ack_backlog: u32("sk_max_ack_backlog"),
-        seq: isTcp ? u32("seq") : 0,
-        ack_seq: isTcp ? u32("ack_seq") : 0,
-        pkt_len: u32("pkt_len"),
-        sk_state: skState ? tcpStateName(skState) : "",
-        drop_reason: reason,
-        drop_location: lo64(o.location) || hi64(o.location) ? this.deps.symbolize(hi64(o.location), lo64(o.location)) : "",
-        stack: frames.join("\n"),
-        netdev_queue_mapping: u16("queue_mapping"),
-        netdev_linkstatus: linkStatus(u32("dev_flags"), u8f("carrier_ok"), ifindex !== 0),
-        netdev_name: cString(u8, at + o.netdev, 16),
-        netdev_ifindex: ifindex,
-        net_cookie: netCookie,
-        net_namespace_inum: u32("netns_inum"),
-      },
-    };
+    const text = frames.join("\n");
+    if (this.stacks.size >= STACK_CACHE_LIMIT) this.stacks.clear();
+    this.stacks.set(key, { words: raw, text });
+    return text;
   }
 }

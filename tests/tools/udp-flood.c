@@ -1,5 +1,8 @@
-// Bench producer: floods a closed loopback UDP port with sendmmsg so the kernel drops every
-// datagram (SKB_DROP_REASON_NO_SOCKET). Usage: udp-flood PORT COUNT
+// Sends COUNT UDP datagrams to 127.0.0.1:PORT with sendmmsg, from a socket bound to an
+// ephemeral loopback port that it prints first. Aimed at a closed port, the kernel drops every
+// datagram (SKB_DROP_REASON_NO_SOCKET): the producer for drop tests and benchmarks.
+// The socket is unconnected and has no IP_RECVERR, so ICMP port-unreachable never fails a send.
+// Usage: udp-flood PORT COUNT   → prints "sport=<port>" then "sent=<count>"
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -20,6 +23,16 @@ int main(int argc, char **argv)
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
 	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.1", &from.sin_addr);
+	socklen_t fromlen = sizeof(from);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) ||
+	    getsockname(fd, (struct sockaddr *)&from, &fromlen)) {
+		perror("socket");
+		return 1;
+	}
+	printf("sport=%d\n", ntohs(from.sin_port));
+	fflush(stdout);
 	char payload[32] = "kpulse-bench";
 	struct iovec iov = { payload, sizeof(payload) };
 	struct mmsghdr msgs[BATCH];
@@ -37,6 +50,6 @@ int main(int argc, char **argv)
 		if (r < 0) { perror("sendmmsg"); return 1; }
 		sent += r;
 	}
-	printf("%ld\n", sent);
+	printf("sent=%ld\n", sent);
 	return 0;
 }
