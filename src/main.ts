@@ -8,7 +8,7 @@ import type { KpulseConfig } from "./config/schema.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
-import { renderExposition } from "./metrics/exposition.ts";
+import { renderExposition, type RenderStats } from "./metrics/exposition.ts";
 import { ProbeManager } from "./probes/manager.ts";
 import { probeTable } from "./probes/registry.ts";
 import type { ProbeDefinition } from "./probes/types.ts";
@@ -107,11 +107,19 @@ async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinit
   await manager.startAll(blacklist);
 
   let ready = false;
+  let reportedDuplicates = 0;
   const app = createApp({
     renderMetrics: async () => {
       const groups = await manager.scrape();
       groups.push({ prefix: "", samples: selfSamples(bus, localFile) });
-      return renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups);
+      const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
+      const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
+      // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
+      if (stats.duplicates !== reportedDuplicates) {
+        reportedDuplicates = stats.duplicates;
+        if (stats.duplicates) log.warn("duplicate series dropped from /metrics", { count: stats.duplicates, first: stats.firstDuplicate });
+      }
+      return text;
     },
     probes: () => manager.statuses(),
     bus,

@@ -2,7 +2,8 @@
 // ephemeral loopback port that it prints first. Aimed at a closed port, the kernel drops every
 // datagram (SKB_DROP_REASON_NO_SOCKET): the producer for drop tests and benchmarks.
 // The socket is unconnected and has no IP_RECVERR, so ICMP port-unreachable never fails a send.
-// Usage: udp-flood PORT COUNT   → prints "sport=<port>" then "sent=<count>"
+// Usage: udp-flood PORT COUNT [DEST]   (DEST defaults to 127.0.0.1)
+//        → prints "sport=<port>" then "sent=<count>"
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -14,17 +15,23 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT COUNT\n", argv[0]);
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: %s PORT COUNT [DEST]\n", argv[0]);
 		return 2;
 	}
 	int port = atoi(argv[1]);
 	long count = atol(argv[2]);
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
-	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	const char *dest = argc == 4 ? argv[3] : "127.0.0.1";
+	if (inet_pton(AF_INET, dest, &to.sin_addr) != 1) {
+		fprintf(stderr, "bad address %s\n", dest);
+		return 2;
+	}
+	/* loopback traffic comes from loopback; anything else from the routed source address */
 	struct sockaddr_in from = { .sin_family = AF_INET };
-	inet_pton(AF_INET, "127.0.0.1", &from.sin_addr);
+	if (argc == 3)
+		inet_pton(AF_INET, "127.0.0.1", &from.sin_addr);
 	socklen_t fromlen = sizeof(from);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&from, sizeof(from)) ||
 	    getsockname(fd, (struct sockaddr *)&from, &fromlen)) {
