@@ -2,6 +2,7 @@
 // deliberate differences: `id` is the tracer_id (so it doubles as the SSE id for resuming),
 // and `data` carries tracer_data.
 import type { EventRecord } from "./record.ts";
+import { copyContainerFields } from "./shape.ts";
 import { parseHuatuoTime, rfc3339NanoUTC, toUTCRfc3339Nano } from "./time.ts";
 
 export type CloudEventMode = "kpulse" | "huatuo";
@@ -49,11 +50,7 @@ export function toCloudEvent(record: EventRecord, mode: CloudEventMode): CloudEv
     // RFC3339 in UTC, as the seed's WatchEventData sample shows it.
     observed_timestamp: observedTimestamp(record.tracer_time),
   } as WatchEventData;
-  if (record.container_id) data.container_id = record.container_id;
-  if (record.container_hostname) data.container_hostname = record.container_hostname;
-  if (record.container_host_namespace) data.container_host_namespace = record.container_host_namespace;
-  if (record.container_type) data.container_type = record.container_type;
-  if (record.container_qos) data.container_qos = record.container_qos;
+  copyContainerFields(record, data);
   data.tracer_name = record.tracer_name;
   data.tracer_id = record.tracer_id;
   // Every kpulse event is raised by a probe on its own; "manual" would be a task.

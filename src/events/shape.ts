@@ -1,12 +1,19 @@
 // Turn what a probe reports into the EventRecord every output carries. Key order follows
 // HUATUO's Document struct so our JSON reads like theirs.
-import type { EventRecord, ProbeEvent } from "./record.ts";
+import type { ContainerRef, EventRecord, ProbeEvent } from "./record.ts";
 import { newTracerId } from "./id.ts";
 import { huatuoTime, rfc3339NanoLocal } from "./time.ts";
 
 export interface HostIdentity {
   hostname: string;
   region: string;
+}
+
+const CONTAINER_FIELDS = ["container_id", "container_hostname", "container_host_namespace", "container_type", "container_qos"] as const;
+
+/** Copies the non-empty container fields, in HUATUO's order (its omitempty). */
+export function copyContainerFields(from: Partial<ContainerRef>, to: Partial<ContainerRef>): void {
+  for (const f of CONTAINER_FIELDS) if (from[f]) to[f] = from[f];
 }
 
 export function shapeRecord(ev: ProbeEvent, host: HostIdentity, now: number = Date.now()): EventRecord {
@@ -17,15 +24,7 @@ export function shapeRecord(ev: ProbeEvent, host: HostIdentity, now: number = Da
     uploaded_time: rfc3339NanoLocal(now),
     time: eventTime,
   } as EventRecord;
-  // Container fields only when the event belongs to a container (HUATUO's omitempty).
-  const c = ev.container;
-  if (c) {
-    if (c.container_id) rec.container_id = c.container_id;
-    if (c.container_hostname) rec.container_hostname = c.container_hostname;
-    if (c.container_host_namespace) rec.container_host_namespace = c.container_host_namespace;
-    if (c.container_type) rec.container_type = c.container_type;
-    if (c.container_qos) rec.container_qos = c.container_qos;
-  }
+  if (ev.container) copyContainerFields(ev.container, rec);
   rec.tracer_name = ev.tracerName;
   rec.tracer_id = newTracerId(now);
   rec.tracer_time = eventTime;

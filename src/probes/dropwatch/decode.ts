@@ -2,7 +2,7 @@
 // Offsets come from the BTF of the object that was loaded (see bpf/include/dropwatch.h),
 // never from a hand-kept copy: DROPWATCH_FIELDS only states which fields we read and
 // their sizes, and resolveLayout() refuses an object that disagrees.
-import { cString, ipv4, ipv6, l4ProtocolName, tcpStateName } from "../../net/format.ts";
+import { cString, ipv4, ipv6, l4ProtocolName, tcpStateName } from "../../util/netfmt.ts";
 
 export const DROPWATCH_STACK_DEPTH = 48;
 
