@@ -11,6 +11,7 @@
 // Needs root. Run: ./node_modules/.bin/bun bench/dropwatch.ts [events]
 import { spawnSync } from "bun";
 import { createSocket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import dropwatchObjectPath from "../build/bpf/dropwatch.bpf.o" with { type: "file" };
 import { monotonicToEpochMs } from "../ffi/clock.ts";
 import { vmlinuxEnum } from "../src/bpf/btf.ts";
@@ -38,7 +39,7 @@ async function closedPort(): Promise<number> {
 function setup(walkOnly = false) {
   const obj = BpfObject.load({
     name: "dropwatch-bench",
-    bytes: new Uint8Array(require("node:fs").readFileSync(dropwatchObjectPath)),
+    bytes: new Uint8Array(readFileSync(dropwatchObjectPath)),
     rodata: { kpulse_max_events_per_sec: 0 },
     groups: [{ alternatives: ["dropwatch_tp_btf_rx_sk", "dropwatch_tp_btf", "dropwatch_tracepoint"] }],
     maxEntries: { dropwatch_events: RING_BYTES },

@@ -9,6 +9,7 @@ import { RingBufferReader, type RingRecordHandler } from "./ringbuf.ts";
 
 /** Index order of enum kpulse_outcome in kpulse_common.h. */
 const OUTCOMES = ["emitted", "ratelimited", "ringbuf_full", "filtered"] as const;
+const EVENTS_HELP = "Kernel events seen by the probe, by what became of them (decode_error: dropped in user space).";
 
 export interface EventObjectSpec {
   probe: string;
@@ -60,14 +61,14 @@ export async function startEventObject(ctx: ProbeContext, spec: EventObjectSpec)
       const sums = lookupPerCpuArraySums(outcomes);
       const samples: Sample[] = OUTCOMES.map((outcome, i) => ({
         name: "events_total",
-        help: "Kernel events seen by the probe's BPF program, by what became of them.",
+        help: EVENTS_HELP,
         type: "counter",
         value: sums[i] ?? 0,
         labels: { outcome },
       }));
       samples.push({
         name: "events_total",
-        help: "",
+        help: EVENTS_HELP,
         type: "counter",
         value: decodeErrors,
         labels: { outcome: "decode_error" },

@@ -50,7 +50,16 @@ export function createWatchRoute(opts: WatchOptions): WatchRoute {
   let active = 0;
   const open = new Set<() => void>();
   const enc = new TextEncoder();
-  const frame = (r: EventRecord) => `id: ${r.tracer_id}\ndata: ${JSON.stringify(toCloudEvent(r, opts.ceMode))}\n\n`;
+  // Every watcher of a record sends the same frame: encode it once, not once per client.
+  const frames = new WeakMap<EventRecord, string>();
+  const frame = (r: EventRecord) => {
+    let f = frames.get(r);
+    if (f === undefined) {
+      f = `id: ${r.tracer_id}\ndata: ${JSON.stringify(toCloudEvent(r, opts.ceMode))}\n\n`;
+      frames.set(r, f);
+    }
+    return f;
+  };
 
   async function readFilters(c: Context) {
     let text: string;
