@@ -57,12 +57,13 @@ build/tools/%: tests/tools/%.c | .cache/apt.stamp
 # --- the executable ---------------------------------------------------------------------------
 build: build/kpulse
 
-build/kpulse: $(BPF_OBJS) $(TS_SRCS) node_modules/.stamp
-	$(BUN) build --compile $(DEFINES) src/main.ts --outfile $@
+# The ring scheduler's waiter thread is a Worker: it must be an extra entrypoint of --compile.
+build/kpulse: $(BPF_OBJS) $(TS_SRCS) src/bpf/ring-waiter.worker.ts node_modules/.stamp
+	$(BUN) build --compile $(DEFINES) src/main.ts src/bpf/ring-waiter.worker.ts --outfile $@
 
 # Test build: the same agent plus probes that exist only to prove failure isolation.
-build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(TS_SRCS) tests/e2e/test-entry.ts node_modules/.stamp
-	$(BUN) build --compile $(DEFINES) tests/e2e/test-entry.ts --outfile $@
+build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(TS_SRCS) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts node_modules/.stamp
+	$(BUN) build --compile $(DEFINES) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts --outfile $@
 
 run: deps build/kpulse
 	./build/kpulse --config-dir conf --config kpulse.toml --region $${REGION:-local}

@@ -108,8 +108,9 @@ static __always_inline void read_socket(struct dropwatch_event *e, struct sock *
 
 		if (fam == 2 /* AF_INET */) {
 			e->family = 4;
-			BPF_CORE_READ_INTO(e->saddr, sk, __sk_common.skc_rcv_saddr);
-			BPF_CORE_READ_INTO(e->daddr, sk, __sk_common.skc_daddr);
+			/* explicit size: BPF_CORE_READ_INTO into a byte array copies one byte */
+			bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+			bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
 			e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 			e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 			e->l4_proto = BPF_CORE_READ(sk, sk_protocol);
@@ -154,15 +155,9 @@ static __always_inline int handle_drop(void *ctx, struct sk_buff *skb, __u64 loc
 		return 0;
 	}
 	now = bpf_ktime_get_ns();
-	if (!kpulse_ratelimit_allows(now)) {
-		kpulse_count(KPULSE_RATELIMITED);
+	e = kpulse_reserve(&dropwatch_events, sizeof(*e), now);
+	if (!e)
 		return 0;
-	}
-	e = bpf_ringbuf_reserve(&dropwatch_events, sizeof(*e), 0);
-	if (!e) {
-		kpulse_count(KPULSE_RINGBUF_FULL);
-		return 0;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->ts_ns = now;
 	e->skb_addr = (__u64)skb;
@@ -186,8 +181,7 @@ static __always_inline int handle_drop(void *ctx, struct sk_buff *skb, __u64 loc
 	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);
 	e->stack_bytes = n > 0 ? n : 0;
 
-	bpf_ringbuf_submit(e, 0);
-	kpulse_count(KPULSE_EMITTED);
+	kpulse_submit(e);
 	return 0;
 }
 

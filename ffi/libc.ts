@@ -1,5 +1,9 @@
 // Thin libc bindings used by the BPF runtime: mmap for the ring buffer, errno, vsnprintf for
-// libbpf's print callback, memfd for loading embedded shared objects. No product logic here.
+// libbpf's print callback, memfd for loading embedded shared objects, epoll + eventfd for the
+// ring-buffer waiter thread. No product logic here.
+//
+// FFI symbols belong to the thread (JS realm) that opened them: a Worker that imports this module
+// gets its own module instance and therefore its own lazy dlopen of the same declarations below.
 import { dlopen, FFIType as T, read, type Pointer } from "bun:ffi";
 
 export const PROT_READ = 0x1;
@@ -7,6 +11,17 @@ export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x01;
 export const MFD_CLOEXEC = 0x1;
 const SC_PAGESIZE = 30;
+
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const EPOLLIN = 0x001;
+export const EPOLL_CTL_ADD = 1;
+export const EPOLL_CTL_DEL = 2;
+export const EPOLL_CLOEXEC = 0o2000000;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+/** struct epoll_event is packed on x86-64: u32 events at 0, u64 data at 4. */
+export const EPOLL_EVENT_SIZE = 12;
 
 const symbols = {
   __errno_location: { args: [], returns: T.ptr },
@@ -20,6 +35,11 @@ const symbols = {
   memcpy: { args: [T.ptr, T.ptr, T.u64], returns: T.ptr },
   strerror: { args: [T.i32], returns: T.cstring },
   sysconf: { args: [T.i32], returns: T.i64_fast },
+  read: { args: [T.i32, T.ptr, T.u64], returns: T.i64_fast },
+  epoll_create1: { args: [T.i32], returns: T.i32 },
+  epoll_ctl: { args: [T.i32, T.i32, T.i32, T.ptr], returns: T.i32 },
+  epoll_wait: { args: [T.i32, T.ptr, T.i32, T.i32], returns: T.i32 },
+  eventfd: { args: [T.u32, T.i32], returns: T.i32 },
 } as const;
 
 type LibC = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -94,4 +114,59 @@ export function memfdFromBytes(name: string, bytes: Uint8Array): number {
 
 export function closeFd(fd: number): void {
   libc().close(fd);
+}
+
+/** A new epoll instance (close-on-exec); throws ErrnoError. */
+export function epollCreate(): number {
+  const fd = libc().epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) throw new ErrnoError("epoll_create1", errno());
+  return fd;
+}
+
+/** Register `fd` for `events`; `data` (a u32 here) comes back in each epoll_event. Throws ErrnoError. */
+export function epollAdd(epfd: number, fd: number, events: number, data: number): void {
+  const ev = new Uint8Array(EPOLL_EVENT_SIZE);
+  const dv = new DataView(ev.buffer);
+  dv.setUint32(0, events, true);
+  dv.setUint32(4, data >>> 0, true);
+  dv.setUint32(8, 0, true);
+  if (libc().epoll_ctl(epfd, EPOLL_CTL_ADD, fd, ev) < 0) throw new ErrnoError("epoll_ctl(ADD)", errno());
+}
+
+/** Unregister `fd`; returns 0 or -errno (ENOENT/EBADF when it is already gone). */
+export function epollDel(epfd: number, fd: number): number {
+  // Linux ignores the event argument of EPOLL_CTL_DEL (non-NULL only for kernels before 2.6.9).
+  if (libc().epoll_ctl(epfd, EPOLL_CTL_DEL, fd, null) < 0) return -errno();
+  return 0;
+}
+
+/**
+ * Wait for events into `buf` (room for `buf.byteLength / EPOLL_EVENT_SIZE` events); `timeoutMs`
+ * -1 blocks. Returns the number of ready events, or -errno (e.g. -EINTR). Blocks the calling
+ * thread: call it from a Worker, never from the main thread with a non-zero timeout.
+ */
+export function epollWait(epfd: number, buf: Uint8Array, timeoutMs: number): number {
+  const n = libc().epoll_wait(epfd, buf, Math.floor(buf.byteLength / EPOLL_EVENT_SIZE), timeoutMs);
+  return n < 0 ? -errno() : n;
+}
+
+/** A new eventfd (close-on-exec, non-blocking); throws ErrnoError. */
+export function eventfdCreate(initval = 0): number {
+  const fd = libc().eventfd(initval, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) throw new ErrnoError("eventfd", errno());
+  return fd;
+}
+
+/** Add 1 to an eventfd's counter (makes it readable); returns 0 or -errno. */
+export function eventfdSignal(fd: number): number {
+  const one = new BigUint64Array([1n]);
+  if (Number(libc().write(fd, one, 8)) !== 8) return -errno();
+  return 0;
+}
+
+/** Read and reset an eventfd's counter; 0 when it was not signalled (non-blocking fd). */
+export function eventfdDrain(fd: number): number {
+  const v = new BigUint64Array(1);
+  if (Number(libc().read(fd, v, 8)) !== 8) return 0;
+  return Number(v[0]);
 }

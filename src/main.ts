@@ -1,15 +1,21 @@
 // Start-up and shutdown of the agent. Order matters: config → log → outputs (bus, sinks) →
-// probes → HTTP; shutdown runs it backwards so no event is produced after its sinks close.
+// HTTP → probes. HTTP serves /healthz and /metrics at once while probes load one by one;
+// /readyz turns ready when every probe has settled. Shutdown runs backwards so no event is
+// produced after its sinks close.
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
+import { releaseVmlinuxBtf } from "./bpf/btf.ts";
+import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, type CliOptions } from "./cli.ts";
-import { esEnabled, loadConfig } from "./config/load.ts";
-import type { KpulseConfig } from "./config/schema.ts";
+import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
+import { esEnabled, EVENTS_WATCH, KPULSE, LOG, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
 import { renderExposition, type RenderStats } from "./metrics/exposition.ts";
-import { ProbeManager } from "./probes/manager.ts";
+import { configSchema } from "./probes/config-schema.ts";
+import { HUATUO_PROBE_NAMES } from "./probes/huatuo-names.ts";
+import { ProbeManager, unknownProbeNames } from "./probes/manager.ts";
 import { probeTable } from "./probes/registry.ts";
 import type { ProbeDefinition } from "./probes/types.ts";
 import { procfsRoot } from "./procfs/root.ts";
@@ -20,10 +26,10 @@ import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
 
-function makeLogger(cfg: KpulseConfig, debug: boolean): Logger {
-  const level = (debug ? "debug" : cfg.Log.Level === "Panic" ? "error" : cfg.Log.Level.toLowerCase()) as Level;
-  if (!cfg.Log.File) return createLogger(level, (l) => process.stdout.write(l));
-  const file = cfg.Log.File;
+function makeLogger(cfg: LoadedConfig, debug: boolean): Logger {
+  const { Level: configured, File: file } = cfg.get(LOG);
+  const level = (debug ? "debug" : configured === "Panic" ? "error" : configured.toLowerCase()) as Level;
+  if (!file) return createLogger(level, (l) => process.stdout.write(l));
   return createLogger(level, (l) => {
     try {
       appendFileSync(file, l);
@@ -52,11 +58,13 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     return 0;
   }
   const opts = parsed;
-  let cfg: KpulseConfig;
+  const table = [...probeTable, ...extraProbes];
+  let cfg: LoadedConfig;
   // Config warnings are printed before the configured logger exists.
   const bootLog = createLogger(opts.logDebug ? "debug" : "info", (l) => process.stderr.write(l));
   try {
-    cfg = loadConfig(opts.configPath, bootLog);
+    cfg = loadConfig(opts.configPath, configSchema(table), bootLog);
+    checkProbeNames(cfg, opts, table);
   } catch (err) {
     process.stderr.write(`kpulse: ${(err as Error).message}\n`);
     return 1;
@@ -65,14 +73,29 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     process.stdout.write(`${opts.configPath}: OK\n`);
     return 0;
   }
-  return runAgent(opts, cfg, [...probeTable, ...extraProbes]);
+  return runAgent(opts, cfg, table);
 }
 
-async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinition[]): Promise<number> {
+/** A misspelled BlackList or --disable-tracing name would disable nothing, silently: refuse it. */
+function checkProbeNames(cfg: LoadedConfig, opts: CliOptions, table: readonly ProbeDefinition[]): void {
+  const known = () => table.map((p) => p.name).join(", ");
+  const inFile = unknownProbeNames(cfg.get(ROOT).BlackList, table, HUATUO_PROBE_NAMES);
+  if (inFile.length) {
+    const line = cfg.lineOf("BlackList");
+    throw new ConfigError(
+      `${cfg.file}${line ? `:${line}` : ""}: BlackList names unknown probes: ${inFile.join(", ")} (kpulse probes: ${known()}; HUATUO's other tracer names are accepted too)`,
+      cfg.file, line, "BlackList",
+    );
+  }
+  const inFlags = unknownProbeNames(opts.disableTracing, table, HUATUO_PROBE_NAMES);
+  if (inFlags.length) throw new Error(`--disable-tracing names unknown probes: ${inFlags.join(", ")} (kpulse probes: ${known()})`);
+}
+
+async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[]): Promise<number> {
   const log = makeLogger(cfg, opts.logDebug);
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
-  const namespace = cfg.Compat === "huatuo" ? "huatuo_bamai" : "kpulse";
-  const blacklist = new Set([...cfg.BlackList, ...opts.disableTracing]);
+  const namespace = cfg.compat === "huatuo" ? "huatuo_bamai" : "kpulse";
+  const blacklist = new Set([...cfg.get(ROOT).BlackList, ...opts.disableTracing]);
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
@@ -82,29 +105,18 @@ async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinit
   if (opts.disableStorage) {
     log.info("storage disabled by --disable-storage; events still reach watch streams");
   } else {
-    if (cfg.Storage.LocalFile.Path) {
-      localFile = startLocalFileSink({
-        bus,
-        log,
-        dir: cfg.Storage.LocalFile.Path,
-        rotationSizeMiB: cfg.Storage.LocalFile.RotationSize,
-        maxRotation: cfg.Storage.LocalFile.MaxRotation,
-      });
+    const lf = cfg.get(STORAGE_LOCALFILE);
+    if (lf.Path) {
+      localFile = startLocalFileSink({ bus, log, dir: lf.Path, rotationSizeMiB: lf.RotationSize, maxRotation: lf.MaxRotation });
     }
     if (esEnabled(cfg)) log.warn("Storage.ES is configured but the OpenSearch sink is not in this build yet; events go to local files only");
   }
 
   const manager = new ProbeManager(
     table,
-    {
-      config: cfg,
-      procfs: procfsRoot(opts.procfsPrefix),
-      log,
-      emit: (ev) => bus.publish(shapeRecord(ev, host)),
-    },
-    log,
+    { config: cfg, procfs: procfsRoot(opts.procfsPrefix), log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
+    blacklist,
   );
-  await manager.startAll(blacklist);
 
   let ready = false;
   let reportedDuplicates = 0;
@@ -124,15 +136,15 @@ async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinit
     probes: () => manager.statuses(),
     bus,
     watch: {
-      maxClients: cfg.EventsWatch.MaxClients,
-      keepAliveSec: cfg.EventsWatch.KeepAliveInterval,
-      ceMode: cfg.Compat === "huatuo" ? "huatuo" : "kpulse",
+      maxClients: cfg.get(EVENTS_WATCH).MaxClients,
+      keepAliveSec: cfg.get(EVENTS_WATCH).KeepAliveInterval,
+      ceMode: cfg.compat === "huatuo" ? "huatuo" : "kpulse",
     },
     version: { name: "kpulse", ...VERSION, bun: Bun.version },
     log,
     ready: () => ready,
   });
-  const listen = opts.listen ?? cfg.Kpulse.ListenAddress;
+  const listen = opts.listen ?? cfg.get(KPULSE).ListenAddress;
   let server: { stop(): Promise<void>; port: number };
   try {
     server = app.serve(listen);
@@ -142,8 +154,12 @@ async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinit
     await localFile?.close();
     return 1;
   }
-  ready = true;
-  log.info("serving", { address: listen, port: server.port, probes: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
+  log.info("serving", { address: listen, port: server.port });
+  const started = manager.startAll().then(() => {
+    releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
+    ready = true;
+    log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
+  });
 
   const stopped = new Promise<string>((resolve) => {
     for (const sig of SHUTDOWN_SIGNALS) process.on(sig, () => resolve(sig));
@@ -154,6 +170,8 @@ async function runAgent(opts: CliOptions, cfg: KpulseConfig, table: ProbeDefinit
   ready = false;
   await server.stop();
   await manager.stopAll();
+  await started;
+  await sharedRingScheduler().close();
   bus.close();
   await localFile?.close();
   log.info("stopped");

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Shared by every kpulse BPF object: outcome counters the runtime exports as
- * <ns>_probe_events_total{probe,outcome} and a fixed-window rate limiter.
+ * <ns>_<probe>_events_total{outcome} (the label is the enumerator's name without KPULSE_, in
+ * lower case, read from the object's BTF) and a fixed-window rate limiter.
  * Every event a probe sees ends in exactly one outcome, so losses are never silent.
  */
 #ifndef KPULSE_COMMON_H
@@ -14,6 +15,9 @@ enum kpulse_outcome {
 	KPULSE_FILTERED = 3,      /* excluded by configuration (e.g. neigh_invalidate) */
 	KPULSE_OUTCOME_MAX = 4,
 };
+
+/* Keeps enum kpulse_outcome in the object's BTF for the runtime (outcome label names). */
+const enum kpulse_outcome *kpulse_outcome_names __attribute__((unused));
 
 /* The runtime finds this map by name in every object. */
 struct {
@@ -50,6 +54,30 @@ static __always_inline bool kpulse_ratelimit_allows(__u64 now)
 			kpulse_window_count = 0;
 	}
 	return __sync_fetch_and_add(&kpulse_window_count, 1) < limit;
+}
+
+/*
+ * Rate limit, then reserve a ring record of a constant size; when either refuses, the event is
+ * counted (ratelimited or ringbuf_full) and NULL returned. Pair with kpulse_submit().
+ */
+static __always_inline void *kpulse_reserve(void *ring, __u64 size, __u64 now)
+{
+	void *e;
+
+	if (!kpulse_ratelimit_allows(now)) {
+		kpulse_count(KPULSE_RATELIMITED);
+		return 0;
+	}
+	e = bpf_ringbuf_reserve(ring, size, 0);
+	if (!e)
+		kpulse_count(KPULSE_RINGBUF_FULL);
+	return e;
+}
+
+static __always_inline void kpulse_submit(void *e)
+{
+	bpf_ringbuf_submit(e, 0);
+	kpulse_count(KPULSE_EMITTED);
 }
 
 #endif

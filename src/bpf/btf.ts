@@ -149,19 +149,27 @@ export function datasecVarsOf(btfPtr: number, secName: string): Map<string, Fiel
   return out;
 }
 
-/** Run `fn` with the running kernel's vmlinux BTF, freeing it afterwards (it is several MB). */
+// The running kernel's BTF is several MB and takes tens of ms to parse: it is loaded once while
+// probes start (every enum or struct lookup shares it) and released when they have settled.
+let vmlinux: number | null = null;
+
+/** Run `fn` with the running kernel's vmlinux BTF (loaded on first use, kept until released). */
 export function withVmlinuxBtf<R>(fn: (btf: number) => R): R {
-  const lb = libbpf();
-  const p = lb.btf__load_vmlinux_btf();
-  if (isBadPointer(p)) {
-    const e = errno();
-    throw new Error(`cannot load kernel BTF (/sys/kernel/btf/vmlinux): ${strerror(e)}`);
+  if (vmlinux === null) {
+    const p = libbpf().btf__load_vmlinux_btf();
+    if (isBadPointer(p)) {
+      const e = errno();
+      throw new Error(`cannot load kernel BTF (/sys/kernel/btf/vmlinux): ${strerror(e)}`);
+    }
+    vmlinux = p as number;
   }
-  try {
-    return fn(p as number);
-  } finally {
-    lb.btf__free(p);
-  }
+  return fn(vmlinux);
+}
+
+/** Free the kernel BTF; the next lookup loads it again. */
+export function releaseVmlinuxBtf(): void {
+  if (vmlinux !== null) libbpf().btf__free(vmlinux as unknown as Pointer);
+  vmlinux = null;
 }
 
 /** Run `fn` with the BTF of an ELF object file (a built .bpf.o), freeing it afterwards. */

@@ -147,11 +147,13 @@ export class Kallsyms {
   private readonly refreshMinMs: number;
   private readonly maxOffset: number;
   private readonly reader: (path: string) => Uint8Array;
+  private readonly injected: KallsymsOptions["read"];
   private readonly now: () => number;
 
   constructor(private readonly path: string, opts: KallsymsOptions = {}) {
     this.refreshMinMs = opts.refreshMinMs ?? 30_000;
     this.maxOffset = opts.maxOffset ?? 0x100000;
+    this.injected = opts.read;
     this.reader = opts.read ?? ((p) => readFileSync(p));
     this.now = opts.now ?? (() => performance.now());
   }
@@ -195,6 +197,21 @@ export class Kallsyms {
       return { start: at(k), end: at(k + 1) };
     }
     return undefined;
+  }
+
+  /**
+   * Build the index now, reading the file without blocking the event loop (the kernel takes
+   * ~60 ms to generate /proc/kallsyms); only the parse runs on the main thread.
+   */
+  async preload(): Promise<void> {
+    if (this.idx) return;
+    let bytes: Uint8Array | undefined;
+    if (this.injected === undefined) bytes = await Bun.file(this.path).bytes().catch(() => undefined);
+    if (this.idx) return; // built meanwhile by a synchronous lookup
+    if (bytes) {
+      this.lastLoad = this.now();
+      this.idx = parseKallsyms(bytes);
+    } else this.index();
   }
 
   /** Drop the index; the next lookup reloads it. */

@@ -7,7 +7,7 @@ import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
 import { libbpf, libbpfStrerror, LIBBPF_WARN, OPEN_OPTS } from "../../ffi/libbpf.ts";
 import { errno, isBadPointer } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { datasecVarsOf, structLayoutOf, structSizeOf, type FieldLayout } from "./btf.ts";
+import { datasecVarsOf, enumNamesOf, structLayoutOf, structSizeOf, type FieldLayout } from "./btf.ts";
 import { captureLibbpf, installLibbpfPrint, type LogLine } from "./libbpf-log.ts";
 
 export interface ProgramGroup {
@@ -376,6 +376,14 @@ export class BpfObject {
     l = structLayoutOf(btf as number, structName);
     this.layoutCache.set(structName, l);
     return l;
+  }
+
+  /** Value → name of an enum in the object's own BTF (e.g. kpulse_outcome). */
+  enumNames(enumName: string): Map<number, string> {
+    if (!this.obj) throw new Error(`${this.name}: object closed`);
+    const btf = libbpf().bpf_object__btf(this.obj);
+    if (isBadPointer(btf)) throw new Error(`${this.name}: object has no BTF`);
+    return enumNamesOf(btf as number, enumName);
   }
 
   /** sizeof a struct from the object's own BTF (e.g. to check ring record lengths). */

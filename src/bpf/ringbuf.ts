@@ -1,7 +1,7 @@
 // BPF_MAP_TYPE_RINGBUF consumer that maps the ring directly and parses records in place on the
-// main thread: no libbpf, no callbacks, no threads. A timer drives it (default every 10 ms); each
-// tick stops after a time budget (default 5 ms) and continues with setImmediate, so the HTTP
-// server never stalls behind a burst.
+// main thread: no libbpf, no callbacks. This file is the per-ring mapped view; when to consume is
+// decided by the process-wide scheduler (ring-scheduler.ts), which a worker thread wakes up when
+// the kernel reports data (epoll on the map fd), never by a polling timer.
 //
 // Layout (kernel ABI): page 0 = consumer position (we write it), page 1 = producer position,
 // then the data area mapped twice back-to-back so a record that wraps is still contiguous.
@@ -48,23 +48,23 @@ export function walkRing(
 export type RingRecordHandler = (u8: Uint8Array, dv: DataView, offset: number, length: number) => void;
 
 export interface RingBufferOptions {
-  tickMs?: number;
-  budgetMs?: number;
   /** A handler that throws is reported here; the record still counts as consumed. */
   onError?: (err: unknown) => void;
 }
 
-// Records between clock checks (ticks) and consumer-position publishes. Small enough that a slow
-// handler overshoots the budget by little; large enough that the check costs ~1 ns per record.
-const TICK_CHUNK = 64;
+// Records per step of a synchronous drain() (between consumer-position publishes).
 const DRAIN_CHUNK = 4096;
 
+/**
+ * One ring buffer mapped into this process. It does not schedule itself: call `step()` (the
+ * scheduler does, round-robin over all rings) or `drain()`. `stop()` unmaps and is safe from
+ * inside the handler (the unmap waits until the walk in progress returns).
+ */
 export class RingBufferReader {
+  readonly name: string;
+  readonly fd: number;
   private consumedTotal = 0;
   private errors = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private immediate: ReturnType<typeof setImmediate> | null = null;
-  private running = false;
   private walking = false; // a walk is reading the mapping: stop() must not unmap under it
   private unmapPending = false;
   private mapped: { consPtr: Pointer; prodPtr: Pointer; page: number; prodLen: number } | null;
@@ -74,16 +74,14 @@ export class RingBufferReader {
   private readonly data8: Uint8Array;
   private readonly dv: DataView;
   private readonly size: number;
-  private readonly tickMs: number;
-  private readonly budgetMs: number;
   private cons: number;
   private readonly deliver: (off: number, len: number) => void;
 
   constructor(map: BpfMap, private readonly onRecord: RingRecordHandler, private readonly opts: RingBufferOptions = {}) {
     if (map.type !== MAP_TYPE.RINGBUF) throw new Error(`map ${map.name} is not a ring buffer (type ${map.type})`);
+    this.name = map.name;
+    this.fd = map.fd;
     this.size = map.maxEntries;
-    this.tickMs = opts.tickMs ?? 10;
-    this.budgetMs = opts.budgetMs ?? 5;
     const page = pageSize();
     const prodLen = page + 2 * this.size;
     const consPtr = mmapFd(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0);
@@ -109,7 +107,11 @@ export class RingBufferReader {
         this.onRecord(this.data8, this.dv, off, len);
       } catch (e) {
         this.errors++;
-        this.opts.onError?.(e);
+        try {
+          this.opts.onError?.(e);
+        } catch {
+          // an error reporter that throws must not stop the consumer either
+        }
       }
     };
   }
@@ -124,22 +126,18 @@ export class RingBufferReader {
     return this.errors;
   }
 
-  /** Bytes committed by the producer but not yet consumed. */
+  /** Bytes committed by the producer but not yet consumed (0 once stopped). */
   get pending(): number {
-    return this.mapped ? this.producer() - this.cons : 0;
+    return this.mapped && !this.unmapPending ? this.producer() - this.cons : 0;
   }
 
-  start(): void {
-    if (this.running || !this.mapped) return;
-    this.running = true;
-    this.schedule();
+  /** False once stopped. */
+  get active(): boolean {
+    return this.mapped !== null && !this.unmapPending;
   }
 
+  /** Unmap; idempotent; from inside this ring's handler the unmap happens when the walk returns. */
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = this.immediate = null;
     if (this.walking) {
       this.unmapPending = true; // step() unmaps once the walk returns
       return;
@@ -168,8 +166,13 @@ export class RingBufferReader {
     return Number(this.prodPos[0]);
   }
 
-  /** One chunk; returns true if more records may be waiting. */
-  private step(maxRecords: number): boolean {
+  /**
+   * Deliver up to `maxRecords` committed records; returns true if more may be waiting (call
+   * again), false when the ring is empty, its head record is still being written (the kernel
+   * wakes us when it is committed), or the reader is stopped.
+   */
+  step(maxRecords: number): boolean {
+    if (!this.mapped || this.walking) return false;
     const prod = this.producer();
     if (this.cons >= prod) return false;
     this.walking = true;
@@ -185,22 +188,10 @@ export class RingBufferReader {
     }
     if (next === this.cons) return false; // head record still BUSY
     this.cons = next;
-    Atomics.store(this.consPos, 0, BigInt(next)); // lets the producer reuse the space
+    // Lets the producer reuse the space. A sequentially consistent store (a full fence on x86),
+    // so the producer position the caller reads next is not loaded ahead of it: a record
+    // committed meanwhile is either seen by that load or sees our position and wakes us.
+    Atomics.store(this.consPos, 0, BigInt(next));
     return true;
-  }
-
-  private schedule(): void {
-    this.timer = setTimeout(() => this.tick(), this.tickMs);
-  }
-
-  private tick(): void {
-    this.timer = this.immediate = null;
-    if (!this.running || !this.mapped) return;
-    const deadline = performance.now() + this.budgetMs;
-    let more = true;
-    while (more && performance.now() < deadline) more = this.step(TICK_CHUNK);
-    if (!this.running) return;
-    if (more) this.immediate = setImmediate(() => this.tick());
-    else this.schedule();
   }
 }

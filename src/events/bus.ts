@@ -2,6 +2,9 @@
 // streams) subscribe. publish() never waits: each subscriber has its own bounded queue,
 // and a record that does not fit is dropped for that subscriber only and counted, so one
 // slow output can neither block a probe nor starve another output.
+// publish() runs inside the BPF ring drain on the main thread, so it runs no subscriber
+// code but onDrop: a subscriber's filter is applied when its consumer takes records
+// (next/tryNext), not when they are published.
 // A small replay ring of recent records lets a watch client resume with Last-Event-ID.
 import type { EventRecord } from "./record.ts";
 
@@ -10,8 +13,14 @@ export type ResumeStatus = "none" | "replayed" | "unknown";
 export interface SubscribeOptions {
   /** Output label for drop accounting ("localfile", "opensearch", "watch"). */
   name?: string;
+  /**
+   * Records the consumer wants. Applied as the consumer reads (next/tryNext skip records it
+   * rejects; a throwing filter rejects), never inside publish. So the queue holds records
+   * before filtering: `queued`, `dropped` and the queueSize bound count every published
+   * record, including ones the filter would have rejected.
+   */
   filter?: (record: EventRecord) => boolean;
-  /** Records held for this subscriber before new ones are dropped. */
+  /** Records held for this subscriber before new ones are dropped (filtered or not). */
   queueSize: number;
   onDrop?: (record: EventRecord) => void;
   /** Resume: first deliver the ring's records published after this tracer_id. */
@@ -23,14 +32,19 @@ export interface Subscription extends AsyncIterable<EventRecord> {
   /** Outcome of `after`: none asked, replayed from the ring, or id no longer known. */
   readonly resume: ResumeStatus;
   readonly replayed: number;
+  /** Records the full queue had to refuse; counted before filtering. */
   readonly dropped: number;
+  /** Records waiting, before filtering. */
   readonly queued: number;
   readonly closed: boolean;
-  /** The next record, waiting for one; undefined once closed and drained. */
+  /** The next record that passes the filter, waiting for one; undefined once closed and drained. */
   next(): Promise<EventRecord | undefined>;
-  /** The next record if one is queued, without waiting. */
+  /** The next queued record that passes the filter, without waiting (rejected ones are discarded). */
   tryNext(): EventRecord | undefined;
-  /** Resolves once a record is queued or the subscription is closed. */
+  /**
+   * Resolves once a record is queued or the subscription is closed. The record may still be
+   * one the filter rejects: tryNext() can then return undefined, and the consumer waits again.
+   */
   ready(): Promise<void>;
   /** Stop receiving. Records already queued can still be read. */
   close(): void;
@@ -96,7 +110,7 @@ class Sub implements Subscription {
     return this.queue.length;
   }
 
-  /** A throwing filter rejects the record rather than breaking publish. */
+  /** A throwing filter rejects the record rather than breaking its consumer. */
   accepts(r: EventRecord): boolean {
     if (!this.filter) return true;
     try {
@@ -106,9 +120,14 @@ class Sub implements Subscription {
     }
   }
 
-  /** Called by publish; must not throw or wait. */
+  /**
+   * Called by publish; must not throw or wait, and runs no filter. A full queue drops the
+   * record before anyone has looked at it, so a filtered subscriber's drops include records
+   * it would have discarded anyway: the count is an upper bound of what it lost.
+   * (A later rework of watch delivery may filter earlier, off the publish path.)
+   */
   offer(r: EventRecord) {
-    if (this.closed || !this.accepts(r)) return;
+    if (this.closed) return;
     if (this.queue.length >= this.queueSize) {
       this.dropped++;
       this.countDrop(this.name);
@@ -134,8 +153,10 @@ class Sub implements Subscription {
     for (const f of w) f();
   }
 
-  tryNext() {
-    return this.queue.shift();
+  tryNext(): EventRecord | undefined {
+    if (this.filter === undefined) return this.queue.shift();
+    for (let r; (r = this.queue.shift()) !== undefined; ) if (this.accepts(r)) return r;
+    return undefined;
   }
 
   ready(): Promise<void> {
@@ -145,7 +166,7 @@ class Sub implements Subscription {
 
   async next(): Promise<EventRecord | undefined> {
     for (;;) {
-      const r = this.queue.shift();
+      const r = this.tryNext();
       if (r !== undefined || this.closed) return r;
       await this.ready();
     }
@@ -212,6 +233,8 @@ export function createEventBus(opts: BusOptions = {}): EventBus {
         const missed = after(o.after);
         if (missed === null) s.resume = "unknown";
         else {
+          // Filtered here (the subscriber's request, not publish) so `replayed` counts what
+          // the client will get; tryNext applies the filter again, to the same answer.
           s.resume = "replayed";
           for (const r of missed) if (s.accepts(r)) s.preload(r);
         }

@@ -1,8 +1,9 @@
 // Watch filters: `{"filters": {<field>: <regex>}}`, HUATUO's field set. Each regex is
 // unanchored (Go regexp.MatchString semantics) and all given fields must match (AND).
 // An empty or omitted field matches everything; a record without the field is matched
-// against "" (as HUATUO does with its zero-valued struct fields).
-import { compileGoRegex } from "../util/goregex.ts";
+// against "" (as HUATUO does with its zero-valued struct fields). Regexes are RE2 (linear-time
+// matching, bounded size: see util/goregex.ts), so a client's filter cannot stall the agent.
+import { compileGoRegex, MAX_PATTERN_LENGTH, type GoRegex } from "../util/goregex.ts";
 import type { EventRecord } from "./record.ts";
 
 export const FILTER_FIELDS = [
@@ -32,13 +33,16 @@ export function compileFilters(body: unknown): CompiledFilter {
   const filters = body.filters ?? {};
   if (!isObject(filters)) return { ok: false, error: `"filters" must be an object` };
 
-  const tests: [FilterField, RegExp][] = [];
+  const tests: [FilterField, GoRegex][] = [];
   for (const [field, value] of Object.entries(filters)) {
     if (!(FILTER_FIELDS as readonly string[]).includes(field)) {
       return { ok: false, error: `unknown filter field "${field}" (known: ${FILTER_FIELDS.join(", ")})` };
     }
     if (value === null || value === undefined || value === "") continue;
     if (typeof value !== "string") return { ok: false, error: `filter "${field}" must be a string` };
+    if (value.length > MAX_PATTERN_LENGTH) {
+      return { ok: false, error: `filter "${field}" is too long: ${value.length} characters, the limit is ${MAX_PATTERN_LENGTH}` };
+    }
     try {
       tests.push([field as FilterField, compileGoRegex(value)]);
     } catch (e) {

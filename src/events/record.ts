@@ -1,5 +1,9 @@
 // The event record shared by every output (local files, OpenSearch, the watch stream).
-// Field names are HUATUO's document fields (design.md §3), so existing consumers read ours.
+// The record keeps its times as numbers: publishing formats nothing. Each output renders
+// what it needs once per record (src/events/format.ts), and the JSON of tracer_data is
+// computed once and shared by all of them (dataJson below).
+// String field names are HUATUO's document fields (design.md §3), so watch filters read
+// `record[field]` directly and existing consumers read our documents.
 
 export type TracerType = "event" | "autotracing";
 
@@ -11,19 +15,35 @@ export interface ContainerRef {
   container_qos: string;
 }
 
+/** Container fields are present only when non-empty (HUATUO's omitempty). */
 export interface EventRecord extends Partial<ContainerRef> {
   hostname: string;
   region: string;
-  /** RFC3339Nano with local offset: when the agent handed the record to its outputs. */
-  uploaded_time: string;
-  /** "2006-01-02 15:04:05.000 -0700" of the event time; same value as tracer_time. */
-  time: string;
+  /** Wall-clock time of the event, ms since the epoch (may carry a fraction; outputs print whole ms). */
+  timeMs: number;
+  /** When the agent handed the record to its outputs, ms since the epoch. */
+  uploadedMs: number;
   tracer_name: string;
   /** Unique per event (xid format); also the SSE id and the OpenSearch _id. */
   tracer_id: string;
-  tracer_time: string;
   tracer_type: TracerType;
+  /** Must not be changed once the record is published: outputs share its JSON. */
   tracer_data: Record<string, unknown>;
+  /** Memo of dataJson(); "" when tracer_data has no JSON form. Filled on first use. */
+  _data?: string;
+  /** Memo of documentJson() (src/events/format.ts). Filled on first use. */
+  _doc?: string;
+}
+
+/**
+ * JSON of the record's tracer_data, computed on first use and shared by every output.
+ * undefined when tracer_data has no JSON form (the outputs then omit the key, as
+ * JSON.stringify of the whole record did).
+ */
+export function dataJson(r: EventRecord): string | undefined {
+  let s = r._data;
+  if (s === undefined) s = r._data = JSON.stringify(r.tracer_data) ?? "";
+  return s === "" ? undefined : s;
 }
 
 /** What a probe hands to the framework; the framework shapes it into an EventRecord. */

@@ -1,15 +1,15 @@
-// Turn what a probe reports into the EventRecord every output carries. Key order follows
-// HUATUO's Document struct so our JSON reads like theirs.
+// Turn what a probe reports into the EventRecord every output carries. Nothing is formatted
+// here: this runs for every event inside the ring drain, and the times stay numbers until an
+// output renders them (src/events/format.ts).
 import type { ContainerRef, EventRecord, ProbeEvent } from "./record.ts";
 import { newTracerId } from "./id.ts";
-import { huatuoTime, rfc3339NanoLocal } from "./time.ts";
 
 export interface HostIdentity {
   hostname: string;
   region: string;
 }
 
-const CONTAINER_FIELDS = ["container_id", "container_hostname", "container_host_namespace", "container_type", "container_qos"] as const;
+export const CONTAINER_FIELDS = ["container_id", "container_hostname", "container_host_namespace", "container_type", "container_qos"] as const;
 
 /** Copies the non-empty container fields, in HUATUO's order (its omitempty). */
 export function copyContainerFields(from: Partial<ContainerRef>, to: Partial<ContainerRef>): void {
@@ -17,18 +17,18 @@ export function copyContainerFields(from: Partial<ContainerRef>, to: Partial<Con
 }
 
 export function shapeRecord(ev: ProbeEvent, host: HostIdentity, now: number = Date.now()): EventRecord {
-  const eventTime = huatuoTime(ev.timeMs ?? now);
   const rec: EventRecord = {
     hostname: host.hostname,
     region: host.region,
-    uploaded_time: rfc3339NanoLocal(now),
-    time: eventTime,
-  } as EventRecord;
+    timeMs: ev.timeMs ?? now,
+    uploadedMs: now,
+    tracer_name: ev.tracerName,
+    tracer_id: newTracerId(now),
+    tracer_type: ev.tracerType ?? "event",
+    tracer_data: ev.data,
+    _data: undefined,
+    _doc: undefined,
+  };
   if (ev.container) copyContainerFields(ev.container, rec);
-  rec.tracer_name = ev.tracerName;
-  rec.tracer_id = newTracerId(now);
-  rec.tracer_time = eventTime;
-  rec.tracer_type = ev.tracerType ?? "event";
-  rec.tracer_data = ev.data;
   return rec;
 }

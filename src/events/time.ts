@@ -65,10 +65,6 @@ function fraction(digits: string): string {
   return t ? "." + t : "";
 }
 
-/**
- * Go RFC3339Nano, local offset ("Z" when the offset is zero, as Go prints it).
- * `subMsNanos` (0..999999) adds precision below the millisecond when the caller has it.
- */
 /** ".123", ".12", ".1" or "" for each millisecond value: Go's trimmed fraction, precomputed. */
 const MILLI_FRACTION = Array.from({ length: 1000 }, (_, ms) => fraction(p3(ms)));
 
@@ -78,6 +74,10 @@ const rfc3339LocalParts = perSecond((d) => {
   return [`${date}T${time}`, off === 0 ? "Z" : offset(off, true)];
 });
 
+/**
+ * Go RFC3339Nano, local offset ("Z" when the offset is zero, as Go prints it).
+ * `subMsNanos` (0..999999) adds precision below the millisecond when the caller has it.
+ */
 export function rfc3339NanoLocal(ms: number, subMsNanos = 0): string {
   const [head, tail] = rfc3339LocalParts(ms);
   const milli = ((ms % 1000) + 1000) % 1000 | 0;
@@ -85,12 +85,44 @@ export function rfc3339NanoLocal(ms: number, subMsNanos = 0): string {
   return head + frac + tail;
 }
 
-/** Go RFC3339Nano in UTC (the CloudEvent `time`). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * "2006-01-02T15:04:05" in UTC of the second holding `ms`; the time zone does not matter.
+ * Two cached seconds: a CloudEvent formats its upload time and its event time, which often
+ * fall in different seconds, and one slot would then be refilled twice per event.
+ */
+const utcSecond = (() => {
+  let secA = NaN;
+  let headA = "";
+  let secB = NaN;
+  let headB = "";
+  return (ms: number) => {
+    const s = Math.floor(ms / 1000);
+    if (s === secA) return headA;
+    if (s === secB) return headB;
+    const { date, time } = utcParts(new Date(s * 1000));
+    // The older entry makes room.
+    secB = secA;
+    headB = headA;
+    secA = s;
+    headA = `${date}T${time}`;
+    return headA;
+  };
+})();
+
+/** Go RFC3339Nano in UTC (the CloudEvent `time` and `observed_timestamp`). */
 export function rfc3339NanoUTC(ms: number, subMsNanos = 0): string {
-  const d = new Date(ms);
-  const { date, time } = utcParts(d);
-  const frac = fraction(p3(d.getUTCMilliseconds()) + String(subMsNanos).padStart(6, "0"));
-  return `${date}T${time}${frac}Z`;
+  if (!(Math.abs(ms) <= MAX_DATE_MS)) {
+    // Not a valid Date: format it as Date does (NaN fields), as this function always has.
+    const d = new Date(ms);
+    const { date, time } = utcParts(d);
+    return `${date}T${time}${fraction(p3(d.getUTCMilliseconds()) + String(subMsNanos).padStart(6, "0"))}Z`;
+  }
+  ms = Math.trunc(ms); // what Date does with a fractional value
+  const milli = ((ms % 1000) + 1000) % 1000;
+  const frac = subMsNanos === 0 ? MILLI_FRACTION[milli]! : fraction(p3(milli) + String(subMsNanos).padStart(6, "0"));
+  return utcSecond(ms) + frac + "Z";
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;

@@ -1,10 +1,11 @@
 // HUATUO's Included/Excluded name filter (NetdevStats.Device*, Vmstat.*, Netstat.*, ...):
-// unanchored Go regexes (translated by compileGoRegex); an empty pattern means "no rule".
-import { compileGoRegex } from "../util/goregex.ts";
+// unanchored Go regexes (compiled by compileGoRegex: RE2 syntax, linear-time matching); an
+// empty pattern means "no rule".
+import { compileGoRegex, type GoRegex } from "../util/goregex.ts";
 
 export type NameFilter = (name: string) => boolean;
 
-function compile(pattern: string, what: string): RegExp {
+function compile(pattern: string, what: string): GoRegex {
   try {
     return compileGoRegex(pattern);
   } catch (err) {

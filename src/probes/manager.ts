@@ -1,23 +1,14 @@
-// Runs the probe table: creates every enabled probe, isolates each one's failures, collects
-// metric probes on scrape and reports status for /v1/probes and <ns>_probe_up.
+// Runs the probe table: creates every enabled probe with its own config section, isolates each
+// one's failures, collects metric probes on scrape and reports status for /v1/probes and
+// <ns>_probe_up. Probes load one after another, yielding to the event loop between them, so the
+// HTTP server answers while they load; `settled` resolves once every probe has an outcome.
+import type { LoadedConfig } from "../config/load.ts";
+import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
+import type { SampleGroup } from "../metrics/exposition.ts";
 import type { Sample } from "../metrics/sample.ts";
-import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition, type ProbeInstance, type ProbeKind } from "./types.ts";
-
-export type ProbeState = "loaded" | "unsupported" | "failed" | "disabled";
-
-export interface ProbeStatus {
-  name: string;
-  kind: ProbeKind;
-  source: string;
-  status: ProbeState;
-  reason?: string;
-}
-
-export interface SampleGroup {
-  prefix: string;
-  samples: Sample[];
-}
+import type { ProcfsRoot } from "../procfs/root.ts";
+import { ProbeUnsupportedError, type ProbeDefinition, type ProbeInstance, type ProbeStatus } from "./types.ts";
 
 interface Entry {
   def: ProbeDefinition;
@@ -25,45 +16,70 @@ interface Entry {
   instance?: ProbeInstance;
 }
 
+export interface ManagerDeps {
+  config: LoadedConfig;
+  procfs: ProcfsRoot;
+  log: Logger;
+  /** Hand a shaped-to-be event to the bus; must not block. */
+  publish(event: ProbeEvent): void;
+}
+
 function errorText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);
 }
 
+const PROBE_UP_HELP = "1 when the probe is loaded and running, 0 when it is loading, unsupported or failed (see GET /v1/probes).";
+
 export class ProbeManager {
-  private readonly entries: Entry[] = [];
+  private readonly entries: Entry[];
+  private stopping = false;
+  private settledResolve!: () => void;
+  /** Resolves when every enabled probe is loaded, unsupported or failed. */
+  readonly settled = new Promise<void>((r) => (this.settledResolve = r));
 
   constructor(
-    private readonly table: readonly ProbeDefinition[],
-    private readonly ctx: ProbeContext,
-    private readonly log: Logger,
-  ) {}
+    table: readonly ProbeDefinition[],
+    private readonly deps: ManagerDeps,
+    blacklist: ReadonlySet<string>,
+  ) {
+    this.entries = table.map((def) => {
+      const status: ProbeStatus = { name: def.name, kind: def.kind, source: def.source, status: "loading" };
+      if (blacklist.has(def.name)) Object.assign(status, { status: "disabled", reason: "in BlackList or --disable-tracing" });
+      else if (!def.defaultEnabled) Object.assign(status, { status: "disabled", reason: "off by default" });
+      return { def, status };
+    });
+  }
 
-  /** Creates and starts every probe not on the blacklist. Never throws: a probe that cannot load is reported. */
-  async startAll(blacklist: ReadonlySet<string>): Promise<void> {
-    for (const def of this.table) {
-      const status: ProbeStatus = { name: def.name, kind: def.kind, source: def.source, status: "disabled" };
-      const entry: Entry = { def, status };
-      this.entries.push(entry);
-      if (blacklist.has(def.name)) {
-        status.reason = "in BlackList or --disable-tracing";
-        continue;
-      }
-      if (!def.defaultEnabled) {
-        status.reason = "off by default";
-        continue;
-      }
-      try {
-        entry.instance = await def.create({ ...this.ctx, log: this.ctx.log.child({ probe: def.name }) });
-        await entry.instance.start?.();
-        status.status = "loaded";
-        delete status.reason;
-      } catch (err) {
-        const unsupported = err instanceof ProbeUnsupportedError;
-        status.status = unsupported ? "unsupported" : "failed";
-        status.reason = errorText(err);
-        this.log.warn(`probe ${status.status}, the others keep running`, { probe: def.name, reason: status.reason });
-        if (entry.instance) await this.stopOne(entry);
-      }
+  /** Creates every enabled probe in table order. Never throws: a probe that cannot load is reported. */
+  async startAll(): Promise<void> {
+    for (const entry of this.entries) {
+      if (entry.status.status !== "loading") continue;
+      // Let HTTP requests and ring drains in between: loading a BPF object blocks for tens of ms.
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.stopping) break;
+      await this.startOne(entry);
+    }
+    this.settledResolve();
+  }
+
+  private async startOne(entry: Entry): Promise<void> {
+    const { def, status } = entry;
+    const log = this.deps.log.child({ probe: def.name });
+    const tracerName = def.tracerName ?? def.name;
+    try {
+      entry.instance = await def.create({
+        config: def.config ? this.deps.config.get(def.config) : {},
+        procfs: this.deps.procfs,
+        log,
+        emit: (ev) => this.deps.publish({ ...ev, tracerName }),
+      });
+      status.status = "loaded";
+      delete status.reason;
+      if (this.stopping) await this.stopOne(entry);
+    } catch (err) {
+      status.status = err instanceof ProbeUnsupportedError ? "unsupported" : "failed";
+      status.reason = errorText(err);
+      log.warn(`probe ${status.status}, the others keep running`, { reason: status.reason });
     }
   }
 
@@ -77,24 +93,19 @@ export class ProbeManager {
     const groups: SampleGroup[] = [{ prefix: "", samples: self }];
     for (const e of this.entries) {
       if (e.status.status === "disabled") continue;
-      self.push({
-        name: "probe_up",
-        help: "1 when the probe is loaded and running, 0 when it is unsupported or failed (see GET /v1/probes).",
-        type: "gauge",
-        value: e.status.status === "loaded" ? 1 : 0,
-        labels: { probe: e.def.name, kind: e.def.kind },
-      });
+      self.push({ name: "probe_up", help: PROBE_UP_HELP, type: "gauge", value: e.status.status === "loaded" ? 1 : 0, labels: { probe: e.def.name } });
     }
     await Promise.all(
       this.entries.map(async (e) => {
-        if (!e.instance?.collect || e.status.status !== "loaded") return;
+        const inst = e.instance;
+        if (!inst?.collect || e.status.status !== "loaded") return;
         const began = performance.now();
         let ok = 1;
         try {
-          groups.push({ prefix: e.def.name, samples: await e.instance.collect() });
+          groups.push({ prefix: e.def.name, samples: await inst.collect() });
         } catch (err) {
           ok = 0;
-          this.log.warn("collect failed", { probe: e.def.name, err: errorText(err) });
+          this.deps.log.warn("collect failed", { probe: e.def.name, err: errorText(err) });
         }
         self.push(
           {
@@ -118,15 +129,26 @@ export class ProbeManager {
   }
 
   async stopAll(): Promise<void> {
+    this.stopping = true;
     for (const e of [...this.entries].reverse()) if (e.instance) await this.stopOne(e);
   }
 
   private async stopOne(e: Entry): Promise<void> {
-    try {
-      await e.instance?.stop();
-    } catch (err) {
-      this.log.warn("probe stop failed", { probe: e.def.name, err: errorText(err) });
-    }
+    const inst = e.instance;
     e.instance = undefined;
+    try {
+      await inst?.stop();
+    } catch (err) {
+      this.deps.log.warn("probe stop failed", { probe: e.def.name, err: errorText(err) });
+    }
   }
+}
+
+/**
+ * Names in BlackList / --disable-tracing that are neither a kpulse probe nor a HUATUO tracer:
+ * almost certainly typos, which would otherwise silently disable nothing.
+ */
+export function unknownProbeNames(names: Iterable<string>, table: readonly ProbeDefinition[], huatuoNames: ReadonlySet<string>): string[] {
+  const known = new Set(table.map((p) => p.name));
+  return [...new Set(names)].filter((n) => !known.has(n) && !huatuoNames.has(n));
 }

@@ -1,12 +1,9 @@
-// The probe table: every probe kpulse knows, by name. Adding a probe = one entry here plus
-// its module (and its .bpf.c when it needs BPF).
+// The probe table: every probe kpulse knows, by name. Adding a probe = its folder under
+// src/probes/<name>/ (definition with its own config section, decoder or parser), its .bpf.c and
+// header when it needs BPF, its tests, and one entry here. Nothing else in the tree names it.
 import { dropwatchProbe } from "./dropwatch/index.ts";
-import { loadavgProbe } from "./loadavg.ts";
-import { netdevProbe } from "./netdev.ts";
+import { loadavgProbe } from "./loadavg/index.ts";
+import { netdevProbe } from "./netdev/index.ts";
 import type { ProbeDefinition } from "./types.ts";
 
 export const probeTable: readonly ProbeDefinition[] = [netdevProbe, loadavgProbe, dropwatchProbe];
-
-export function findProbe(name: string, table: readonly ProbeDefinition[] = probeTable): ProbeDefinition | undefined {
-  return table.find((p) => p.name === name);
-}

@@ -1,40 +1,63 @@
-// The contract between the probe table and the framework (design.md §2).
-import type { KpulseConfig } from "../config/schema.ts";
+// The contract between the probe table and the framework (docs/architecture.md).
+// A probe is a definition in its own folder: what it is, its own config section, and how to
+// create it. It receives only its own section, typed, and never sees sinks or HTTP.
+import type { SectionSpec } from "../config/spec.ts";
 import type { ProbeEvent } from "../events/record.ts";
-import type { Sample } from "../metrics/sample.ts";
 import type { Logger } from "../log.ts";
+import type { Sample } from "../metrics/sample.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 
 export type ProbeKind = "metric" | "event" | "autotracing";
 
-export interface ProbeContext {
-  config: KpulseConfig;
+/** What a probe reports; the framework stamps tracer_name (the probe's) and the host fields. */
+export type ProbeEmission = Omit<ProbeEvent, "tracerName">;
+
+export interface ProbeContext<C> {
+  /** The probe's own config section, every key filled. */
+  config: C;
   procfs: ProcfsRoot;
   log: Logger;
   /** Hand an event to the bus. Never blocks; overflow is counted by the bus. */
-  emit(event: ProbeEvent): void;
+  emit(event: ProbeEmission): void;
 }
 
 export interface ProbeInstance {
   /** Metric probes: read on every scrape. Throwing marks this scrape failed for the probe only. */
   collect?(): Promise<Sample[]> | Sample[];
-  /** Event/autotracing probes: begin watching. Errors mark the probe failed. */
-  start?(): Promise<void> | void;
   stop(): Promise<void> | void;
 }
 
-export interface ProbeDefinition {
+export interface ProbeDefinition<C = unknown> {
   name: string;
   kind: ProbeKind;
   /** What it reads, for `GET /v1/probes` and docs, e.g. "procfs /proc/<pid>/net/dev". */
   source: string;
   defaultEnabled: boolean;
-  /** TOML section holding its settings, if any, e.g. "EventTracing.Dropwatch". */
-  configSection?: string;
-  create(ctx: ProbeContext): Promise<ProbeInstance> | ProbeInstance;
+  /** tracer_name of its events when it differs from the probe name (HUATUO's "lacp"). */
+  tracerName?: string;
+  /** Its TOML section; the loader accepts exactly these keys there. */
+  config?: SectionSpec<C>;
+  /** Load and start. Throw ProbeUnsupportedError when the host lacks what it needs. */
+  create(ctx: ProbeContext<C>): Promise<ProbeInstance> | ProbeInstance;
+}
+
+/** Identity helper that lets TypeScript infer C from the config section. */
+export function defineProbe<C>(def: ProbeDefinition<C>): ProbeDefinition<C> {
+  return def;
 }
 
 /** Thrown by create() when the kernel or host lacks what the probe needs: status `unsupported`. */
 export class ProbeUnsupportedError extends Error {
   override name = "ProbeUnsupportedError";
+}
+
+export type ProbeState = "loading" | "loaded" | "unsupported" | "failed" | "disabled";
+
+/** One row of `GET /v1/probes`. */
+export interface ProbeStatus {
+  name: string;
+  kind: ProbeKind;
+  source: string;
+  status: ProbeState;
+  reason?: string;
 }

@@ -8,13 +8,6 @@ import type { Logger } from "../log.ts";
 import { errorResponse } from "./errors.ts";
 import { createWatchRoute } from "./watch.ts";
 
-export interface ProbeStatusView {
-  name: string;
-  kind: string;
-  status: "loaded" | "unsupported" | "failed" | "disabled";
-  reason?: string;
-}
-
 export interface VersionInfo {
   name: string;
   version: string;
@@ -25,7 +18,8 @@ export interface VersionInfo {
 
 export interface AppDeps {
   renderMetrics(): Promise<string> | string;
-  probes(): ProbeStatusView[];
+  /** Rows of GET /v1/probes, served as they are (the probe manager owns their shape). */
+  probes(): readonly object[];
   bus: EventBus;
   watch: { maxClients: number; keepAliveSec: number; ceMode: CloudEventMode; queueSize?: number };
   version: VersionInfo;

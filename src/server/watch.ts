@@ -7,8 +7,9 @@
 // as three failed writes and disconnected, which frees its slot.
 import type { Context } from "hono";
 import type { EventBus, Subscription } from "../events/bus.ts";
-import { toCloudEvent, type CloudEventMode } from "../events/cloudevent.ts";
+import type { CloudEventMode } from "../events/cloudevent.ts";
 import { compileFilters } from "../events/filter.ts";
+import { cloudEventJson } from "../events/format.ts";
 import type { EventRecord } from "../events/record.ts";
 import type { Logger } from "../log.ts";
 import { errorResponse } from "./errors.ts";
@@ -51,11 +52,13 @@ export function createWatchRoute(opts: WatchOptions): WatchRoute {
   const open = new Set<() => void>();
   const enc = new TextEncoder();
   // Every watcher of a record sends the same frame: encode it once, not once per client.
+  // Built from the record's numbers and its shared tracer_data JSON, by the client that
+  // first takes the record (filters run there too, never inside bus.publish).
   const frames = new WeakMap<EventRecord, string>();
   const frame = (r: EventRecord) => {
     let f = frames.get(r);
     if (f === undefined) {
-      f = `id: ${r.tracer_id}\ndata: ${JSON.stringify(toCloudEvent(r, opts.ceMode))}\n\n`;
+      f = `id: ${r.tracer_id}\ndata: ${cloudEventJson(r, opts.ceMode)}\n\n`;
       frames.set(r, f);
     }
     return f;

@@ -21,11 +21,15 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { EventBus, Subscription } from "../events/bus.ts";
+import { documentJson } from "../events/format.ts";
 import type { EventRecord } from "../events/record.ts";
 import { rotationStamp } from "../events/time.ts";
 import type { Logger } from "../log.ts";
 
 const MiB = 1024 * 1024;
+/** Bytes per write (a chunk holds at least one line, however long). */
+const CHUNK_BYTES = 1 * MiB;
+const SCRATCH_BYTES = 64 * 1024;
 const BACKUP = /^-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3})(?:-(\d+))?$/;
 
 interface OpenFile {
@@ -62,35 +66,62 @@ export class LocalFileWriter {
   }
 
   /**
-   * Append records of one tracer, one JSON line each. Written records are removed from the
-   * front of `records`; on an error the rest stay there for the retry, and it throws.
+   * Reused encode buffer: lines are UTF-8-encoded straight into it and written with one
+   * write per chunk, instead of a Buffer per line plus a concat. Shrunk back after a batch
+   * with a very large record.
+   */
+  private scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+
+  /**
+   * Append records of one tracer, one HUATUO document JSON line each (documentJson, built
+   * once per record and shared with any other document sink). Written records are removed
+   * from the front of `records`; on an error the rest stay there for the retry, and it throws.
    */
   append(tracer: string, records: EventRecord[]): void {
     const name = fileNameFor(tracer);
     const path = join(this.opts.dir, name);
     let f = this.current(name, path);
-    const lines = records.map((r) => Buffer.from(JSON.stringify(r) + "\n"));
-    let start = 0;
-    while (start < lines.length) {
-      // Take as many lines as fit before the rotation size (at least one into an empty file).
-      let end = start;
-      let bytes = 0;
-      while (end < lines.length && (f.size + bytes + lines[end].length <= this.maxBytes || f.size + bytes === 0)) {
-        bytes += lines[end++].length;
+    try {
+      while (records.length > 0) {
+        // Encode as many lines as fit before the rotation size (at least one into an empty
+        // file) and in one chunk (at least one line). A line that does not fit is encoded
+        // again for the next chunk; its JSON is cached on the record.
+        let n = 0;
+        let bytes = 0;
+        while (n < records.length) {
+          // The document and its newline are written separately: no new string per line, and
+          // the cached document is flattened once, in place, for every sink that uses it.
+          const doc = documentJson(records[n]!);
+          this.reserve(bytes, 3 * doc.length + 1); // UTF-8 takes at most 3 bytes per UTF-16 unit
+          const len = this.scratch.write(doc, bytes) + 1;
+          this.scratch[bytes + len - 1] = 0x0a;
+          if (n > 0 && bytes + len > CHUNK_BYTES) break;
+          if (f.size + bytes + len > this.maxBytes && f.size + bytes !== 0) break;
+          bytes += len;
+          n++;
+        }
+        if (n === 0) {
+          f = this.rotate(name, path, f);
+          continue;
+        }
+        this.writeAll(f, this.scratch.subarray(0, bytes));
+        records.splice(0, n);
       }
-      if (end === start) {
-        f = this.rotate(name, path, f);
-        continue;
-      }
-      this.writeAll(f, lines.slice(start, end), bytes);
-      records.splice(0, end - start);
-      start = end;
+    } finally {
+      if (this.scratch.length > CHUNK_BYTES * 2) this.scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
     }
   }
 
+  /** Room for `extra` more bytes after the first `used` bytes of the scratch buffer. */
+  private reserve(used: number, extra: number) {
+    if (used + extra <= this.scratch.length) return;
+    const next = Buffer.allocUnsafe(Math.max(2 * this.scratch.length, used + extra));
+    this.scratch.copy(next, 0, 0, used);
+    this.scratch = next;
+  }
+
   /** One write for the chunk; on failure cut any partial line so a retry cannot corrupt the file. */
-  private writeAll(f: OpenFile, chunk: Buffer[], bytes: number) {
-    const buf = chunk.length === 1 ? chunk[0] : Buffer.concat(chunk, bytes);
+  private writeAll(f: OpenFile, buf: Buffer) {
     const before = f.size;
     let off = 0;
     try {

@@ -40,13 +40,31 @@ export function ipv6(u8: Uint8Array, at: number): string {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
-/** A NUL-terminated ASCII/Latin-1 field (comm, ifname): cheaper than TextDecoder per event. */
+const recentStrings = new Map<number, string>();
+
+/**
+ * A NUL-terminated ASCII/Latin-1 field (comm, ifname). The same few names repeat in every
+ * event, so they are interned by a hash of their bytes (verified on a hit): cheaper than
+ * building the string each time, and the result is a flat string, quick to serialize.
+ */
 export function cString(u8: Uint8Array, at: number, max: number): string {
-  let s = "";
-  for (let i = 0; i < max; i++) {
-    const c = u8[at + i]!;
+  let end = at;
+  let h = 0x811c9dc5;
+  for (const stop = at + max; end < stop; end++) {
+    const c = u8[end]!;
     if (c === 0) break;
-    s += String.fromCharCode(c);
+    h = Math.imul(h ^ c, 0x01000193);
   }
+  const len = end - at;
+  const key = (h >>> 0) * 32 + len;
+  const hit = recentStrings.get(key);
+  if (hit !== undefined && hit.length === len) {
+    let same = true;
+    for (let i = 0; i < len && same; i++) same = hit.charCodeAt(i) === u8[at + i];
+    if (same) return hit;
+  }
+  const s = String.fromCharCode.apply(null, u8.subarray(at, end) as unknown as number[]);
+  if (recentStrings.size >= 4096) recentStrings.clear();
+  recentStrings.set(key, s);
   return s;
 }

@@ -13,6 +13,11 @@ struct {
 	__uint(max_entries, 4096);
 } missing_events SEC(".maps");
 
+struct missing_event {
+	__u64 ts_ns;
+};
+const struct missing_event *missing_event_layout __attribute__((unused));
+
 SEC("tp_btf/kpulse_no_such_tracepoint")
 int BPF_PROG(missing_tp_btf)
 {

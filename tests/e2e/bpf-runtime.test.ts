@@ -1,32 +1,29 @@
 // The BPF runtime on the real kernel: load from bytes, .rodata constants, ordered fallbacks
-// (load-time and attach-time), ring records through the mmap consumer decoded with offsets
-// from the object's BTF, per-CPU map reads, verifier errors that do not crash the process.
+// (load-time and attach-time), ring records through the mmap consumer (driven by the ring
+// scheduler) decoded with offsets from the object's BTF, per-CPU map reads, verifier errors that do not crash the process.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { dlopen, FFIType as T } from "bun:ffi";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { vmlinuxEnum } from "../../src/bpf/btf.ts";
 import { Kallsyms } from "../../src/bpf/kallsyms.ts";
 import { lookupBatch, lookupPerCpuArraySums, possibleCpus, valueStride } from "../../src/bpf/maps.ts";
 import { BpfLoadError, BpfObject, type BpfObjectSpec } from "../../src/bpf/object.ts";
-import { RingBufferReader } from "../../src/bpf/ringbuf.ts";
+import { describeBpf, syscall, testObjectBytes } from "./test-objects.ts";
+import { RingScheduler } from "../../src/bpf/ring-scheduler.ts";
 
-const root = join(import.meta.dir, "../..");
-const src = join(root, "tests/bpf/runtime_test.bpf.c");
-const obj = join(root, "build/test-bpf/runtime_test.bpf.o");
-const ci = process.env.CI === "true";
-const isRoot = process.getuid?.() === 0;
-const haveBtf = existsSync("/sys/kernel/btf/vmlinux");
-const skipReason = !isRoot ? "not root" : !haveBtf ? "no /sys/kernel/btf/vmlinux" : "";
-if (skipReason && !ci) console.warn(`skipping tests/e2e/bpf-runtime.test.ts: ${skipReason}`);
-const run = skipReason && !ci ? describe.skip : describe;
+const run = describeBpf("tests/e2e/bpf-runtime.test.ts");
 
 // A syscall number no kernel implements: sys_enter still fires for it, and nothing else in the
 // process issues it, so every record the test sees was caused by the test.
 const NR = 0x4b50;
-let syscall: (nr: number, a0: number) => unknown;
 let bytes: Uint8Array;
 const opened: BpfObject[] = [];
+const schedulers: RingScheduler[] = [];
+
+function scheduler(opts?: ConstructorParameters<typeof RingScheduler>[0]): RingScheduler {
+  const s = new RingScheduler(opts);
+  schedulers.push(s);
+  return s;
+}
 
 function spec(groups: BpfObjectSpec["groups"], extra: Partial<BpfObjectSpec> = {}): BpfObjectSpec {
   return {
@@ -46,18 +43,11 @@ function load(s: BpfObjectSpec): BpfObject {
 
 run("bpf runtime (real kernel)", () => {
   beforeAll(async () => {
-    if (skipReason) throw new Error(`CI=true but cannot run BPF tests: ${skipReason}`);
-    const stale = !existsSync(obj) || statSync(obj).mtimeMs < statSync(src).mtimeMs;
-    if (stale) {
-      const b = Bun.spawnSync(["sh", join(root, "tests/bpf/build.sh"), src], { stderr: "pipe" });
-      if (b.exitCode !== 0) throw new Error(`building ${src} failed: ${b.stderr.toString()}`);
-    }
-    bytes = await Bun.file(obj).bytes();
-    const libc = dlopen("libc.so.6", { syscall: { args: [T.i64, T.i64], returns: T.i64 } });
-    syscall = (nr, a0) => libc.symbols.syscall(nr, a0);
+    bytes = await testObjectBytes("runtime_test");
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    for (const s of schedulers) await s.close();
     for (const o of opened) o.close();
   });
 
@@ -83,7 +73,8 @@ run("bpf runtime (real kernel)", () => {
     const at = (f: string) => L.get(f)!.offset;
 
     const got: { tgid: number; nr: number; arg0: number; magic: bigint; flags: number; comm: string; len: number }[] = [];
-    const reader = new RingBufferReader(events, (u8, dv, off, len) => {
+    const sched = scheduler();
+    const reader = sched.add(events, (u8, dv, off, len) => {
       const c = u8.subarray(off + at("comm"), off + at("comm") + 16);
       got.push({
         len,
@@ -94,8 +85,8 @@ run("bpf runtime (real kernel)", () => {
         flags: dv.getUint8(off + at("flags")),
         comm: new TextDecoder().decode(c.subarray(0, Math.max(0, c.indexOf(0)))),
       });
-    }, { tickMs: 5 });
-    reader.start();
+    });
+    expect(reader.name).toBe("events");
     const N = 50;
     for (let i = 0; i < N; i++) syscall(NR, 1000 + i);
     const deadline = Date.now() + 3000;
@@ -134,28 +125,30 @@ run("bpf runtime (real kernel)", () => {
     expect(o.attached).toEqual([{ group: 0, program: "on_enter_raw" }]);
     const flagsAt = o.structLayout("rt_event").get("flags")!.offset;
     const flags: number[] = [];
-    const reader = new RingBufferReader(o.map("events"), (_u8, dv, off) => flags.push(dv.getUint8(off + flagsAt)));
+    const sched = scheduler();
+    const reader = sched.add(o.map("events"), (_u8, dv, off) => flags.push(dv.getUint8(off + flagsAt)));
     for (let i = 0; i < 10; i++) syscall(NR, i);
     expect(reader.drain()).toBe(10);
     expect(reader.drain()).toBe(0);
     expect(flags).toEqual(Array(10).fill(2 | 4));
     reader.stop();
     expect(reader.drain()).toBe(0); // stopped: nothing mapped, no crash
+    expect(sched.stats().rings).toBe(0);
     o.close();
   });
 
-  test("ticks respect the time budget: a slow handler does not hold the event loop", async () => {
+  test("drain cycles respect the time budget: a slow handler does not hold the event loop", async () => {
     const o = load(spec([{ alternatives: ["on_enter_btf"] }], { maxEntries: { events: 1 << 20 } }));
     const N = 2000;
     for (let i = 0; i < N; i++) syscall(NR, i);
     let seen = 0;
     let interleaved = 0; // event-loop turns that ran while records were still pending
-    const reader = new RingBufferReader(o.map("events"), () => {
+    const sched = scheduler({ budgetMs: 5 });
+    const reader = sched.add(o.map("events"), () => {
       seen++;
       const until = performance.now() + 0.02; // ~20 us per record: ~40 ms of work in all
       while (performance.now() < until) {}
-    }, { tickMs: 1, budgetMs: 5 });
-    reader.start();
+    });
     const deadline = Date.now() + 10_000;
     while (seen < N && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 0));
@@ -163,7 +156,9 @@ run("bpf runtime (real kernel)", () => {
     }
     reader.stop();
     expect(seen).toBe(N);
+    expect(reader.consumed).toBe(N);
     expect(interleaved).toBeGreaterThanOrEqual(3);
+    expect(sched.stats().budgetExhausted).toBeGreaterThanOrEqual(3);
     o.close();
   });
 

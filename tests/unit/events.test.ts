@@ -5,7 +5,8 @@ import { shapeRecord } from "../../src/events/shape.ts";
 import { compileFilters } from "../../src/events/filter.ts";
 import { toCloudEvent } from "../../src/events/cloudevent.ts";
 import { createEventBus } from "../../src/events/bus.ts";
-import type { EventRecord } from "../../src/events/record.ts";
+import { cloudEventJson, documentJson } from "../../src/events/format.ts";
+import { dataJson, type EventRecord } from "../../src/events/record.ts";
 
 const HOST = { hostname: "node-1", region: "cn-test" };
 const T = Date.UTC(2026, 4, 18, 10, 23, 45, 123); // 2026-05-18T10:23:45.123Z
@@ -93,9 +94,16 @@ describe("time formats", () => {
 });
 
 describe("shapeRecord", () => {
+  /** The record as its document: where the formatted times and HUATUO's key order live now. */
+  const doc = (r: EventRecord) => JSON.parse(documentJson(r)) as Record<string, unknown>;
+
   test("host fields, times, id, default type, no container fields", () => {
-    const r = withTZ("Asia/Shanghai", () => shapeRecord({ tracerName: "oom", timeMs: T - 5000, data: { pid: 7 } }, HOST, T));
-    expect(r).toMatchObject({
+    const r = shapeRecord({ tracerName: "oom", timeMs: T - 5000, data: { pid: 7 } }, HOST, T);
+    // The record carries numbers; nothing is formatted at publish time.
+    expect(r).toMatchObject({ timeMs: T - 5000, uploadedMs: T });
+    expect(Object.values(r).some((v) => typeof v === "string" && /^\d{4}-\d\d-\d\d/.test(v))).toBe(false);
+    const d = withTZ("Asia/Shanghai", () => doc(r));
+    expect(d).toMatchObject({
       hostname: "node-1",
       region: "cn-test",
       uploaded_time: "2026-05-18T18:23:45.123+08:00",
@@ -106,9 +114,10 @@ describe("shapeRecord", () => {
       tracer_data: { pid: 7 },
     });
     expect(r.tracer_id).toMatch(/^[0-9a-v]{20}$/);
+    expect(d.tracer_id).toBe(r.tracer_id);
     expect(Object.keys(r).some((k) => k.startsWith("container_"))).toBe(false);
     // HUATUO's document key order.
-    expect(Object.keys(r)).toEqual([
+    expect(Object.keys(d)).toEqual([
       "hostname", "region", "uploaded_time", "time", "tracer_name", "tracer_id", "tracer_time", "tracer_type", "tracer_data",
     ]);
   });
@@ -121,10 +130,11 @@ describe("shapeRecord", () => {
       container_type: "normal",
       container_qos: "guaranteed",
     };
-    const r = withTZ("UTC", () => shapeRecord({ tracerName: "memburst", tracerType: "autotracing", container, data: {} }, HOST, T));
+    const r = shapeRecord({ tracerName: "memburst", tracerType: "autotracing", container, data: {} }, HOST, T);
     expect(r).toMatchObject(container);
     expect(r.tracer_type).toBe("autotracing");
-    expect(r.tracer_time).toBe("2026-05-18 10:23:45.123 +0000");
+    expect(r.timeMs).toBe(T);
+    expect(withTZ("UTC", () => doc(r)).tracer_time).toBe("2026-05-18 10:23:45.123 +0000");
   });
 });
 
@@ -202,7 +212,7 @@ describe("CloudEvent envelope", () => {
       data: {
         hostname: "node-1",
         region: "cn-test",
-        observed_timestamp: rfc3339NanoUTC(parseHuatuoTime(r.tracer_time)!),
+        observed_timestamp: "2026-05-18T10:23:45.123Z", // tracer_time in UTC
         container_id: "c1",
         container_hostname: "pod",
         container_host_namespace: "prod",
@@ -332,11 +342,212 @@ describe("event bus", () => {
   });
 });
 
+describe("formatted once per output", () => {
+  const CONTAINER = {
+    container_id: "c0ffee",
+    container_hostname: 'pod-"1"',
+    container_host_namespace: "prod",
+    container_type: "normal",
+    container_qos: "guaranteed",
+  };
+  const DATA = () => ({
+    comm: 'sh "x"\\', pid: 42, ratio: 1.5, big: 2 ** 53, neg: -0, list: [1, "a", null],
+    nested: { k: null, s: "é\u0001" }, stack: "kfree_skb+0x0\nip_rcv+0x1f\n",
+  });
+  const EVENT_MS = T - 5000 + 0.75; // a fraction below the millisecond, as dropwatch's clock gives
+
+  /**
+   * Each case: what JSON.stringify printed for the record shaped with string times before
+   * the record kept numbers. The strings are written out by hand from the Go layouts.
+   */
+  const CASES = [
+    { tz: "UTC", uploaded: "2026-05-18T10:23:45.123Z", time: "2026-05-18 10:23:40.123 +0000" },
+    { tz: "Asia/Shanghai", uploaded: "2026-05-18T18:23:45.123+08:00", time: "2026-05-18 18:23:40.123 +0800" },
+  ];
+
+  for (const { tz, uploaded, time } of CASES) {
+    for (const withContainer of [false, true]) {
+      test(`documentJson = the old document bytes (TZ ${tz}, ${withContainer ? "container" : "host"} event)`, () => {
+        const ev = { tracerName: "oom", timeMs: EVENT_MS, data: DATA(), ...(withContainer ? { container: CONTAINER } : {}) };
+        const r = shapeRecord(ev, HOST, T);
+        const old = {
+          hostname: "node-1",
+          region: "cn-test",
+          uploaded_time: uploaded,
+          time,
+          ...(withContainer ? CONTAINER : {}),
+          tracer_name: "oom",
+          tracer_id: r.tracer_id,
+          tracer_time: time,
+          tracer_type: "event",
+          tracer_data: DATA(),
+        };
+        expect(withTZ(tz, () => documentJson(r))).toBe(JSON.stringify(old));
+      });
+    }
+  }
+
+  test("documentJson: Go trims the fraction; empty container fields are omitted", () => {
+    const r = shapeRecord({ tracerName: "x", timeMs: T - 123, container: { ...CONTAINER, container_type: "", container_qos: "" }, data: {} }, HOST, T - 23);
+    expect(withTZ("UTC", () => documentJson(r))).toBe(
+      '{"hostname":"node-1","region":"cn-test","uploaded_time":"2026-05-18T10:23:45.1Z","time":"2026-05-18 10:23:45.000 +0000",' +
+        '"container_id":"c0ffee","container_hostname":"pod-\\"1\\"","container_host_namespace":"prod",' +
+        `"tracer_name":"x","tracer_id":"${r.tracer_id}","tracer_time":"2026-05-18 10:23:45.000 +0000","tracer_type":"event","tracer_data":{}}`,
+    );
+  });
+
+  for (const mode of ["kpulse", "huatuo"] as const) {
+    for (const withContainer of [false, true]) {
+      test(`cloudEventJson = the old CloudEvent bytes (${mode}, ${withContainer ? "container" : "host"} event, any TZ)`, () => {
+        const ev = { tracerName: "oom", timeMs: EVENT_MS, data: DATA(), ...(withContainer ? { container: CONTAINER } : {}) };
+        const r = shapeRecord(ev, HOST, T);
+        const expected = JSON.stringify({
+          specversion: "1.0",
+          id: r.tracer_id,
+          source: `/${mode}/node-1/oom`,
+          type: mode === "kpulse" ? "io.kpulse.kernel.event" : "tech.huatuo.kernel.event",
+          datacontenttype: "application/json",
+          time: "2026-05-18T10:23:45.123Z", // uploaded_time in UTC
+          data: {
+            hostname: "node-1",
+            region: "cn-test",
+            observed_timestamp: "2026-05-18T10:23:40.123Z", // tracer_time (whole ms) in UTC
+            ...(withContainer ? CONTAINER : {}),
+            tracer_name: "oom",
+            tracer_id: r.tracer_id,
+            tracer_run_type: "auto",
+            tracer_type: "event",
+            tracer_data: DATA(),
+          },
+        });
+        for (const tz of ["UTC", "Asia/Shanghai", "America/New_York"]) {
+          expect(withTZ(tz, () => cloudEventJson(r, mode))).toBe(expected);
+          expect(withTZ(tz, () => JSON.stringify(toCloudEvent(r, mode)))).toBe(expected);
+        }
+      });
+    }
+  }
+
+  test("cloudEventJson: whole seconds print no fraction", () => {
+    const r = shapeRecord({ tracerName: "oom", timeMs: T - 123, data: {} }, HOST, T - 23);
+    const ce = JSON.parse(cloudEventJson(r, "kpulse"));
+    expect(ce.time).toBe("2026-05-18T10:23:45.1Z");
+    expect(ce.data.observed_timestamp).toBe("2026-05-18T10:23:45Z");
+  });
+
+  test("tracer_data is serialized once for every output", () => {
+    let calls = 0;
+    const probe = { toJSON: () => (calls++, "probe") };
+    const r = shapeRecord({ tracerName: "oom", data: { probe, n: 1 } }, HOST, T);
+    const doc = documentJson(r);
+    const ce = cloudEventJson(r, "kpulse");
+    const ce2 = cloudEventJson(r, "huatuo");
+    expect(documentJson(r)).toBe(doc); // a second document sink gets the cached line
+    expect(toCloudEvent(r, "kpulse").data.tracer_data).toBe(r.tracer_data);
+    // Any JSON.stringify over tracer_data (or the whole record) would call toJSON again.
+    expect(calls).toBe(1);
+    expect(dataJson(r)).toBe('{"probe":"probe","n":1}');
+    expect(JSON.parse(doc).tracer_data).toEqual({ probe: "probe", n: 1 });
+    expect(JSON.parse(ce).data.tracer_data).toEqual({ probe: "probe", n: 1 });
+    expect(JSON.parse(ce2).data.tracer_data).toEqual({ probe: "probe", n: 1 });
+  });
+});
+
+describe("event bus: filters run on the consumer side", () => {
+  test("publish never calls a subscriber's filter; reading does", async () => {
+    const bus = createEventBus();
+    let calls = 0;
+    const s = bus.subscribe({ name: "watch", queueSize: 10, filter: (r) => (calls++, r.tracer_name === "oom") });
+    const [a, b, c] = [rec("oom"), rec("dload"), rec("oom")];
+    bus.publish(a);
+    bus.publish(b);
+    bus.publish(c);
+    expect(calls).toBe(0);
+    expect(s.queued).toBe(3); // queued before filtering
+    expect(s.tryNext()).toBe(a);
+    expect(calls).toBe(1);
+    expect(await s.next()).toBe(c); // b was read, rejected and discarded
+    expect(calls).toBe(3);
+    expect(s.tryNext()).toBeUndefined();
+    expect(s.queued).toBe(0);
+  });
+
+  test("a full queue drops before filtering (documented accounting)", () => {
+    const bus = createEventBus();
+    let calls = 0;
+    const s = bus.subscribe({ name: "watch", queueSize: 2, filter: (r) => (calls++, r.tracer_name === "oom") });
+    for (const t of ["dload", "dload", "oom"]) bus.publish(rec(t));
+    expect(calls).toBe(0);
+    expect(s.dropped).toBe(1); // the oom record: the queue was full of records the filter rejects
+    expect(s.tryNext()).toBeUndefined();
+    expect(calls).toBe(2);
+  });
+
+  test("replay applies the filter; later publishes still do not", () => {
+    const bus = createEventBus();
+    const recs = [rec("oom"), rec("dload"), rec("oom")];
+    for (const r of recs) bus.publish(r);
+    let calls = 0;
+    const s = bus.subscribe({ queueSize: 4, after: recs[0].tracer_id, filter: (r) => (calls++, r.tracer_name === "oom") });
+    expect(s.replayed).toBe(1);
+    const during = calls;
+    bus.publish(rec("dload"));
+    expect(calls).toBe(during);
+    expect([s.tryNext(), s.tryNext()]).toEqual([recs[2], undefined]);
+  });
+
+  test("a throwing filter rejects at read time", () => {
+    const bus = createEventBus();
+    const s = bus.subscribe({ queueSize: 2, filter: () => { throw new Error("x"); } });
+    expect(() => bus.publish(rec("oom"))).not.toThrow();
+    expect(s.tryNext()).toBeUndefined();
+  });
+});
+
 describe("parseHuatuoTime", () => {
   test("round-trips huatuoTime to the millisecond", () => {
     const ms = Date.UTC(2026, 4, 18, 10, 23, 45, 123);
     expect(parseHuatuoTime(huatuoTime(ms))).toBe(ms);
     expect(parseHuatuoTime("2025-06-11 16:05:16.251 +0800")).toBe(Date.UTC(2025, 5, 11, 8, 5, 16, 251));
     expect(parseHuatuoTime("not a time")).toBeUndefined();
+  });
+});
+
+describe("linear-time watch filters", () => {
+  test("a catastrophic-backtracking filter is answered quickly", () => {
+    const f = compileFilters({ filters: { tracer_name: "(.*)*(.*)*(.*)*(.*)*X" } });
+    if (!f.ok) throw new Error(f.error);
+    const long = rec("a".repeat(10_000));
+    const short = Array.from({ length: 300 }, (_, i) => rec("a".repeat(20 + (i % 40))));
+    let matched = 0;
+    const t = performance.now();
+    if (f.match(long)) matched++;
+    for (const r of short) if (f.match(r)) matched++;
+    const ms = performance.now() - t;
+    expect(matched).toBe(0);
+    expect(ms).toBeLessThan(50);
+    expect(f.match(rec("a".repeat(5_000) + "X"))).toBe(true);
+  });
+
+  test("filter values are bounded in length and complexity", () => {
+    const err = (body: unknown) => {
+      const f = compileFilters(body);
+      return f.ok ? "" : f.error;
+    };
+    expect(err({ filters: { hostname: "a".repeat(4097) } })).toBe('filter "hostname" is too long: 4097 characters, the limit is 4096');
+    expect(compileFilters({ filters: { hostname: "a".repeat(4096) } }).ok).toBe(true);
+    const t = performance.now();
+    expect(err({ filters: { region: ".{1000}".repeat(500) } })).toContain('filter "region": invalid regex: regular expression too complex');
+    expect(err({ filters: { region: "((a{1000}){1000}){1000}" } })).toContain("invalid repeat count");
+    expect(performance.now() - t).toBeLessThan(50);
+  });
+
+  test("Go-only syntax is rejected as Go rejects it", () => {
+    for (const [re, why] of [["(a)\\1", "invalid escape sequence"], ["(?=x)", "Perl syntax"], ["a**", "nested repetition"]]) {
+      const f = compileFilters({ filters: { tracer_name: re } });
+      expect(f.ok ? "" : f.error).toContain(why!);
+    }
+    const f = compileFilters({ filters: { tracer_name: "^(?P<t>oom|softlockup)$" } });
+    expect(f.ok && f.match(rec("oom")) && !f.match(rec("oomx"))).toBe(true);
   });
 });

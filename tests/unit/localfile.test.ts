@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { createEventBus } from "../../src/events/bus.ts";
 import { shapeRecord } from "../../src/events/shape.ts";
 import type { EventRecord } from "../../src/events/record.ts";
+import { cloudEventJson, documentJson } from "../../src/events/format.ts";
+import { huatuoTime, rfc3339NanoLocal } from "../../src/events/time.ts";
 import { fileNameFor, LocalFileWriter, startLocalFileSink } from "../../src/storage/localfile.ts";
 import { silentLogger } from "../../src/log.ts";
 
@@ -21,11 +23,27 @@ afterEach(() => {
 const rec = (tracer: string, data: Record<string, unknown> = {}): EventRecord =>
   shapeRecord({ tracerName: tracer, data }, HOST);
 
+/** A HUATUO document as read back from a file. */
+type Doc = Record<string, unknown> & { tracer_data: Record<string, unknown> };
+
+/** The document a record is written as: its fields with the times in HUATUO's layouts. */
+const doc = (r: EventRecord): Doc => ({
+  hostname: r.hostname,
+  region: r.region,
+  uploaded_time: rfc3339NanoLocal(r.uploadedMs),
+  time: huatuoTime(r.timeMs),
+  tracer_name: r.tracer_name,
+  tracer_id: r.tracer_id,
+  tracer_time: huatuoTime(r.timeMs),
+  tracer_type: r.tracer_type,
+  tracer_data: r.tracer_data,
+});
+
 const lines = (path: string) =>
   readFileSync(path, "utf8")
     .split("\n")
     .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as EventRecord);
+    .map((l) => JSON.parse(l) as Doc);
 
 async function until(cond: () => boolean, ms = 5000) {
   const end = Date.now() + ms;
@@ -46,9 +64,20 @@ describe("LocalFileWriter", () => {
     w.close();
     expect(readdirSync(sub).sort()).toEqual(["hungtask", "oom"]);
     expect(statSync(sub).mode & 0o777).toBe(0o755);
-    expect(lines(join(sub, "oom"))).toEqual(a);
-    expect(lines(join(sub, "hungtask"))).toEqual(b);
+    expect(lines(join(sub, "oom"))).toEqual(a.map(doc));
+    expect(lines(join(sub, "hungtask"))).toEqual(b.map(doc));
     expect(readFileSync(join(sub, "oom"), "utf8").split("\n")).toHaveLength(3); // 2 lines + trailing ""
+  });
+
+  test("each line is the record's documentJson; tracer_data serialized once for file and stream", () => {
+    let calls = 0;
+    const r = rec("oom", { probe: { toJSON: () => (calls++, "p") }, stack: "a\nb\n" });
+    const w = new LocalFileWriter({ dir, rotationSizeMiB: 1, maxRotation: 1 });
+    w.append("oom", [r]);
+    w.close();
+    expect(readFileSync(join(dir, "oom"), "utf8")).toBe(documentJson(r) + "\n");
+    expect(JSON.parse(cloudEventJson(r, "kpulse")).data.tracer_data).toEqual({ probe: "p", stack: "a\nb\n" });
+    expect(calls).toBe(1);
   });
 
   test("append removes what it wrote from the array", () => {
@@ -134,8 +163,8 @@ describe("local file sink on the bus", () => {
     const recs = Array.from({ length: 1000 }, (_, i) => rec(i % 3 ? "oom" : "dload", { i }));
     for (const r of recs) bus.publish(r);
     await sink.close();
-    expect(lines(join(dir, "oom"))).toEqual(recs.filter((r) => r.tracer_name === "oom"));
-    expect(lines(join(dir, "dload"))).toEqual(recs.filter((r) => r.tracer_name === "dload"));
+    expect(lines(join(dir, "oom"))).toEqual(recs.filter((r) => r.tracer_name === "oom").map(doc));
+    expect(lines(join(dir, "dload"))).toEqual(recs.filter((r) => r.tracer_name === "dload").map(doc));
     expect(sink.stats()).toMatchObject({ written: 1000, write_failures: 0, dropped: 0, queued: 0 });
   });
 
@@ -155,7 +184,7 @@ describe("local file sink on the bus", () => {
     expect(errors[0]).toContain("will retry");
     unlinkSync(target);
     await until(() => sink.stats().written === 1);
-    expect(lines(join(target, "oom"))).toEqual([r]);
+    expect(lines(join(target, "oom"))).toEqual([doc(r)]);
     await sink.flush();
     await sink.close();
   });

@@ -2,25 +2,28 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { KpulseConfig, NetdevStatsConfig } from "../../src/config/schema.ts";
+import { existsSync } from "node:fs";
+import { sectionDefaults } from "../../src/config/spec.ts";
 import { silentLogger } from "../../src/log.ts";
 import { renderExposition } from "../../src/metrics/exposition.ts";
-import { loadavgProbe } from "../../src/probes/loadavg.ts";
-import { netdevProbe } from "../../src/probes/netdev.ts";
+import { loadavgProbe } from "../../src/probes/loadavg/index.ts";
+import { netdevProbe } from "../../src/probes/netdev/index.ts";
+import { probeTable } from "../../src/probes/registry.ts";
 import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition } from "../../src/probes/types.ts";
 import { procfsRoot } from "../../src/procfs/root.ts";
 
 const BASIC = join(import.meta.dir, "../fixtures/basic");
 const CONST = { host: "kpulse-fixture-host", region: "fixture" };
 
-// Only the fields these probes read; the real loader fills the rest.
-function context(prefix: string, netdev: Partial<NetdevStatsConfig> = {}): ProbeContext {
-  const NetdevStats: NetdevStatsConfig = { EnableNetlink: false, DeviceIncluded: "", DeviceExcluded: "", ...netdev };
-  const config = { Compat: "", MetricCollector: { NetdevStats } } as unknown as KpulseConfig;
+/** A probe's context: its own section at the defaults, with `overrides` applied. */
+function contextFor<C>(def: ProbeDefinition<C>, prefix: string, overrides: Partial<C> = {}): ProbeContext<C> {
+  const config = { ...(def.config ? sectionDefaults(def.config, "") : ({} as C)), ...overrides };
   return { config, procfs: procfsRoot(prefix), log: silentLogger, emit() {} };
 }
+const context = (prefix: string, netdev: Partial<typeof netdevProbe extends ProbeDefinition<infer C> ? C : never> = {}) =>
+  contextFor(netdevProbe, prefix, netdev);
 
-async function scrape(def: ProbeDefinition, ctx: ProbeContext, namespace = "kpulse"): Promise<string> {
+async function scrape<C>(def: ProbeDefinition<C>, ctx: ProbeContext<C>, namespace = "kpulse"): Promise<string> {
   const inst = await def.create(ctx);
   const samples = await inst.collect!();
   await inst.stop();
@@ -32,13 +35,18 @@ const expectedLines = (dir: string, file: string) =>
 
 const devices = (out: string) => [...new Set([...out.matchAll(/device="([^"]*)"/g)].map((m) => m[1]))].sort();
 
-describe.each([
-  ["netdev.txt", netdevProbe],
-  ["loadavg.txt", loadavgProbe],
-] as const)("%s", (file, def) => {
+// Every procfs metric probe in the table has expected output for the basic fixture tree.
+const metricProbes = probeTable.filter((p) => p.kind === "metric" && p.source.startsWith("procfs"));
+
+test("the table has procfs metric probes to check", () => {
+  expect(metricProbes.length).toBeGreaterThanOrEqual(2);
+});
+
+describe.each(metricProbes.map((def) => [`${def.name}.txt`, def] as const))("%s", (file, def) => {
   for (const [dir, ns] of [["expected", "kpulse"], ["expected-huatuo", "huatuo_bamai"]] as const) {
     test(`every line of ${dir}/${file} appears`, async () => {
-      const out = (await scrape(def, context(BASIC), ns)).split("\n");
+      expect(existsSync(join(BASIC, dir, file)), `${dir}/${file} is missing for probe ${def.name}`).toBe(true);
+      const out = (await scrape(def, contextFor(def, BASIC), ns)).split("\n");
       const want = expectedLines(dir, file);
       expect(want.length).toBeGreaterThan(0);
       for (const line of want) expect(out).toContain(line);
@@ -53,8 +61,8 @@ describe("netdev probe", () => {
       kind: "metric",
       source: "procfs /proc/<pid>/net/dev",
       defaultEnabled: true,
-      configSection: "MetricCollector.NetdevStats",
     });
+    expect(netdevProbe.config?.path).toBe("MetricCollector.NetdevStats");
   });
 
   test("16 counters per device", async () => {
@@ -137,13 +145,13 @@ describe("bad fixture trees", () => {
 
   test("malformed loadavg: collect throws naming the file", async () => {
     const dir = tree("bad-loadavg", { "proc/loadavg": "0.30 0.20\n" });
-    const inst = await loadavgProbe.create(context(dir));
+    const inst = await loadavgProbe.create(contextFor(loadavgProbe, dir));
     await expect(inst.collect!()).rejects.toThrow(`${join(dir, "proc/loadavg")}: expected 5 fields, got 2`);
   });
 
   test("missing loadavg: collect throws naming the file", async () => {
     const dir = tree("no-loadavg", { "proc/.keep": "" });
-    const inst = await loadavgProbe.create(context(dir));
+    const inst = await loadavgProbe.create(contextFor(loadavgProbe, dir));
     await expect(inst.collect!()).rejects.toThrow(join(dir, "proc/loadavg"));
   });
 });

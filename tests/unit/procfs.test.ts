@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseLoadAvg } from "../../src/procfs/loadavg.ts";
-import { NETDEV_STATS, parseNetDev } from "../../src/procfs/netdev.ts";
+import { parseLoadAvg } from "../../src/probes/loadavg/parse.ts";
+import { NETDEV_STATS, parseNetDev } from "../../src/probes/netdev/parse.ts";
 
 const FIX = join(import.meta.dir, "../fixtures/basic/proc");
 const HEADER =

@@ -4,6 +4,7 @@ import { createEventBus, type EventBus } from "../../src/events/bus.ts";
 import { shapeRecord } from "../../src/events/shape.ts";
 import type { EventRecord } from "../../src/events/record.ts";
 import type { CloudEvent } from "../../src/events/cloudevent.ts";
+import { rfc3339NanoUTC } from "../../src/events/time.ts";
 import { silentLogger } from "../../src/log.ts";
 
 const HOST = { hostname: "node-1", region: "r1" };
@@ -174,6 +175,9 @@ describe("watch", () => {
     });
     expect(ev.data.data.tracer_data).toEqual({ victim: "java", pid: 42 });
     expect(ev.data.data.tracer_id).toBe(r.tracer_id);
+    // Times rendered from the record's numbers: uploaded and event time, in UTC.
+    expect(ev.data.time).toBe(rfc3339NanoUTC(r.uploadedMs));
+    expect(ev.data.data.observed_timestamp).toBe(rfc3339NanoUTC(r.timeMs));
     c.close();
     // Disconnecting releases the bus subscription.
     await until(() => h.bus.stats().subscribers.length === 0, 5000, "unsubscribe");

@@ -1,11 +1,11 @@
 // loadavg: host load averages from /proc/loadavg, HUATUO's `loadavg_load{1,5,15}`.
 // Container series (nr_running, nr_uninterruptible) need cgroup v1 netlink CGROUPSTATS: not yet.
 import { readFile } from "node:fs/promises";
-import type { Sample } from "../metrics/sample.ts";
-import { parseLoadAvg } from "../procfs/loadavg.ts";
-import type { ProbeDefinition } from "./types.ts";
+import type { Sample } from "../../metrics/sample.ts";
+import { defineProbe } from "../types.ts";
+import { parseLoadAvg } from "./parse.ts";
 
-export const loadavgProbe: ProbeDefinition = {
+export const loadavgProbe = defineProbe({
   name: "loadavg",
   kind: "metric",
   source: "procfs /proc/loadavg",
@@ -25,4 +25,4 @@ export const loadavgProbe: ProbeDefinition = {
       stop() {},
     };
   },
-};
+});

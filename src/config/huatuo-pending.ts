@@ -1,0 +1,90 @@
+// HUATUO config sections of probes kpulse has not built yet. They are accepted and type-checked
+// (with the guide's defaults) so an existing huatuo-bamai.conf loads unchanged and a typo in it is
+// still reported. When a probe is built, its section moves from here into the probe's folder.
+import { key, section, type SectionSpec } from "./spec.ts";
+
+const interval = (def = 10) => key.int(def, 0);
+const percent = (def: number) => key.nonNegative(def);
+
+export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
+  section("AutoTracing.CPUIdle", {
+    UserThreshold: percent(75),
+    SysThreshold: percent(45),
+    UsageThreshold: percent(90),
+    DeltaUserThreshold: percent(45),
+    DeltaSysThreshold: percent(20),
+    DeltaUsageThreshold: percent(55),
+    Interval: interval(),
+    IntervalTracing: interval(1800),
+    RunTracingToolTimeout: interval(),
+  }, { pending: true }),
+  section("AutoTracing.CPUIdle.Filter", {
+    Included: key.tables({ Field: key.string(""), Pattern: key.regex("") }),
+    Excluded: key.tables({ Field: key.string(""), Pattern: key.regex("") }),
+  }, { pending: true }),
+  section("AutoTracing.CPUSys", {
+    SysThreshold: percent(45),
+    DeltaSysThreshold: percent(20),
+    Interval: interval(),
+    IntervalTracing: interval(1800),
+    RunTracingToolTimeout: interval(),
+  }, { pending: true }),
+  section("AutoTracing.Dload", {
+    ThresholdLoad: key.nonNegative(5),
+    Interval: interval(),
+    IntervalTracing: interval(1800),
+    EnableDebug: key.bool(false),
+  }, { pending: true }),
+  section("AutoTracing.IOTracing", {
+    WbpsThreshold: key.nonNegative(1500),
+    RbpsThreshold: key.nonNegative(2000),
+    UtilThreshold: percent(90),
+    AwaitThreshold: key.nonNegative(100),
+    // the guide's prose calls it RunIOTracingTimeout, its sample RunTracingToolTimeout
+    RunTracingToolTimeout: interval(10),
+    MaxProcDump: key.int(10, 0),
+    MaxFilesPerProcDump: key.int(5, 0),
+  }, { pending: true }),
+  section("AutoTracing.MemoryBurst", {
+    DeltaMemoryBurst: percent(100),
+    DeltaAnonThreshold: percent(70),
+    Interval: interval(),
+    IntervalTracing: interval(1800),
+    SlidingWindowLength: key.int(60, 0),
+    DumpProcessMaxNum: key.int(10, 0),
+  }, { pending: true }),
+  section("EventTracing.Softirq", { DisabledThreshold: key.int(10_000_000, 0) }, { pending: true }),
+  section("EventTracing.SchedTick", { IntervalThreshold: key.int(10_000_000, 1) }, { pending: true }),
+  section("EventTracing.MemoryReclaim", { BlockedThreshold: key.int(900_000_000, 0) }, { pending: true }),
+  section("EventTracing.NetRxLatency", {
+    Driver2NetRx: key.int(5, 1),
+    Driver2TCP: key.int(10, 1),
+    Driver2Userspace: key.int(115, 1),
+    ExcludedContainerQos: key.strings([]),
+    ExcludedHostNetnamespace: key.bool(true),
+  }, { pending: true }),
+  section("EventTracing.Netdev", { DeviceList: key.strings([]) }, { pending: true }),
+  section("EventTracing.TCPRetransmit", {
+    Filter: key.string(""),
+    EnableTLP: key.bool(false),
+    MaxEventsPerSecond: key.int(100, 0),
+  }, { pending: true }),
+  section("EventTracing.Ras", { MceThrBackoff: key.int(1800, 0) }, { pending: true }),
+  section("MetricCollector.AscendNPU", {
+    EnableDCMI: key.bool(true),
+    EnablePCIe: key.bool(false),
+    EnableHCCN: key.bool(false),
+  }, { pending: true }),
+  section("MetricCollector.NetdevDCB", { DeviceList: key.strings([]) }, { pending: true }),
+  section("MetricCollector.NetdevHW", { DeviceList: key.strings([]) }, { pending: true }),
+  section("MetricCollector.Qdisc", { DeviceIncluded: key.regex(""), DeviceExcluded: key.regex("") }, { pending: true }),
+  section("MetricCollector.Vmstat", {
+    IncludedOnHost: key.regex(""),
+    ExcludedOnHost: key.regex(""),
+    IncludedOnContainer: key.regex(""),
+    ExcludedOnContainer: key.regex(""),
+  }, { pending: true }),
+  section("MetricCollector.MemoryEvents", { Included: key.regex(""), Excluded: key.regex("") }, { pending: true }),
+  section("MetricCollector.Netstat", { Included: key.regex(""), Excluded: key.regex("") }, { pending: true }),
+  section("MetricCollector.MountPointStat", { MountPointsIncluded: key.regex("") }, { pending: true }),
+];
