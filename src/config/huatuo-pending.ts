@@ -64,11 +64,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     ExcludedHostNetnamespace: key.bool(true),
   }, { pending: true }),
   section("EventTracing.Netdev", { DeviceList: key.strings([]) }, { pending: true }),
-  section("EventTracing.TCPRetransmit", {
-    Filter: key.string(""),
-    EnableTLP: key.bool(false),
-    MaxEventsPerSecond: key.int(100, 0),
-  }, { pending: true }),
   section("EventTracing.Ras", { MceThrBackoff: key.int(1800, 0) }, { pending: true }),
   section("MetricCollector.AscendNPU", {
     EnableDCMI: key.bool(true),

@@ -5,6 +5,7 @@ import { dropwatchProbe } from "./dropwatch/index.ts";
 import { loadavgProbe } from "./loadavg/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
+import { tcpRetransmitProbe } from "./tcp_retransmit/index.ts";
 import type { ProbeDefinition } from "./types.ts";
 
-export const probeTable: readonly ProbeDefinition[] = [netdevProbe, loadavgProbe, sockstatProbe, dropwatchProbe];
+export const probeTable: readonly ProbeDefinition[] = [netdevProbe, loadavgProbe, sockstatProbe, dropwatchProbe, tcpRetransmitProbe];
