@@ -71,7 +71,11 @@ export class ProbeManager {
         config: def.config ? this.deps.config.get(def.config) : {},
         procfs: this.deps.procfs,
         log,
-        emit: (ev) => this.deps.publish({ ...ev, tracerName }),
+        // Stamp the name on the probe's own (fresh) object: no copy per event.
+        emit: (ev) => {
+          (ev as ProbeEvent).tracerName = tracerName;
+          this.deps.publish(ev as ProbeEvent);
+        },
       });
       status.status = "loaded";
       delete status.reason;

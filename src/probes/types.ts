@@ -17,7 +17,7 @@ export interface ProbeContext<C> {
   config: C;
   procfs: ProcfsRoot;
   log: Logger;
-  /** Hand an event to the bus. Never blocks; overflow is counted by the bus. */
+  /** Hand a fresh event object to the bus (the framework adds tracer_name to it). Never blocks. */
   emit(event: ProbeEmission): void;
 }
 
