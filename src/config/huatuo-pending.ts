@@ -73,13 +73,4 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
   section("MetricCollector.NetdevDCB", { DeviceList: key.strings([]) }, { pending: true }),
   section("MetricCollector.NetdevHW", { DeviceList: key.strings([]) }, { pending: true }),
   section("MetricCollector.Qdisc", { DeviceIncluded: key.regex(""), DeviceExcluded: key.regex("") }, { pending: true }),
-  section("MetricCollector.Vmstat", {
-    IncludedOnHost: key.regex(""),
-    ExcludedOnHost: key.regex(""),
-    IncludedOnContainer: key.regex(""),
-    ExcludedOnContainer: key.regex(""),
-  }, { pending: true }),
-  section("MetricCollector.MemoryEvents", { Included: key.regex(""), Excluded: key.regex("") }, { pending: true }),
-  section("MetricCollector.Netstat", { Included: key.regex(""), Excluded: key.regex("") }, { pending: true }),
-  section("MetricCollector.MountPointStat", { MountPointsIncluded: key.regex("") }, { pending: true }),
 ];

@@ -1,11 +1,26 @@
 // The probe table: every probe kpulse knows, by name. Adding a probe = its folder under
 // src/probes/<name>/ (definition with its own config section, decoder or parser), its .bpf.c and
 // header when it needs BPF, its tests, and one entry here. Nothing else in the tree names it.
+import { arpProbe } from "./arp/index.ts";
+import { cpuUtilProbe } from "./cpu_util/index.ts";
+import { diskioProbe } from "./diskio/index.ts";
 import { dropwatchProbe } from "./dropwatch/index.ts";
 import { loadavgProbe } from "./loadavg/index.ts";
+import { memoryBuddyinfoProbe } from "./memory_buddyinfo/index.ts";
+import { memoryEventsProbe } from "./memory_events/index.ts";
+import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
+import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
+import { netstatProbe } from "./netstat/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
+import { tcpMemoryProbe } from "./tcp_memory/index.ts";
 import { tcpRetransmitProbe } from "./tcp_retransmit/index.ts";
 import type { ProbeDefinition } from "./types.ts";
 
-export const probeTable: readonly ProbeDefinition[] = [netdevProbe, loadavgProbe, sockstatProbe, dropwatchProbe, tcpRetransmitProbe];
+export const probeTable: readonly ProbeDefinition[] = [
+  // HUATUO metric collectors
+  cpuUtilProbe, loadavgProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
+  mountpointPermProbe, netdevProbe, arpProbe, netstatProbe, sockstatProbe, tcpMemoryProbe,
+  // HUATUO event tracers
+  dropwatchProbe, tcpRetransmitProbe,
+];
