@@ -2,9 +2,14 @@
 // src/probes/<name>/ (definition with its own config section, decoder or parser), its .bpf.c and
 // header when it needs BPF, its tests, and one entry here. Nothing else in the tree names it.
 import { arpProbe } from "./arp/index.ts";
+import { conntrackProbe } from "./conntrack/index.ts";
 import { cpuUtilProbe } from "./cpu_util/index.ts";
 import { diskioProbe } from "./diskio/index.ts";
 import { dropwatchProbe } from "./dropwatch/index.ts";
+import { fdProbe } from "./fd/index.ts";
+import { ioProbe } from "./io/index.ts";
+import { ipProbe } from "./ip/index.ts";
+import { ipvsProbe } from "./ipvs/index.ts";
 import { loadavgProbe } from "./loadavg/index.ts";
 import { memoryBuddyinfoProbe } from "./memory_buddyinfo/index.ts";
 import { memoryEventsProbe } from "./memory_events/index.ts";
@@ -12,15 +17,22 @@ import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
+import { sockProbe } from "./sock/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
+import { softnetProbe } from "./softnet/index.ts";
+import { tcpProbe } from "./tcp/index.ts";
 import { tcpMemoryProbe } from "./tcp_memory/index.ts";
 import { tcpRetransmitProbe } from "./tcp_retransmit/index.ts";
+import { tcpextProbe } from "./tcpext/index.ts";
+import { udpProbe } from "./udp/index.ts";
 import type { ProbeDefinition } from "./types.ts";
 
 export const probeTable: readonly ProbeDefinition[] = [
   // HUATUO metric collectors
   cpuUtilProbe, loadavgProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
   mountpointPermProbe, netdevProbe, arpProbe, netstatProbe, sockstatProbe, tcpMemoryProbe,
+  // KubeSkoop's procfs probes, under their own names
+  tcpProbe, udpProbe, ipProbe, tcpextProbe, sockProbe, softnetProbe, conntrackProbe, ipvsProbe, fdProbe, ioProbe,
   // HUATUO event tracers
   dropwatchProbe, tcpRetransmitProbe,
 ];
