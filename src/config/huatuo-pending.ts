@@ -55,7 +55,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
   }, { pending: true }),
   section("EventTracing.Softirq", { DisabledThreshold: key.int(10_000_000, 0) }, { pending: true }),
   section("EventTracing.SchedTick", { IntervalThreshold: key.int(10_000_000, 1) }, { pending: true }),
-  section("EventTracing.MemoryReclaim", { BlockedThreshold: key.int(900_000_000, 0) }, { pending: true }),
   section("EventTracing.NetRxLatency", {
     Driver2NetRx: key.int(5, 1),
     Driver2TCP: key.int(10, 1),

@@ -7,16 +7,19 @@ import { cpuUtilProbe } from "./cpu_util/index.ts";
 import { diskioProbe } from "./diskio/index.ts";
 import { dropwatchProbe } from "./dropwatch/index.ts";
 import { fdProbe } from "./fd/index.ts";
+import { hungtaskProbe } from "./hungtask/index.ts";
 import { ioProbe } from "./io/index.ts";
 import { ipProbe } from "./ip/index.ts";
 import { ipvsProbe } from "./ipvs/index.ts";
 import { loadavgProbe } from "./loadavg/index.ts";
 import { memoryBuddyinfoProbe } from "./memory_buddyinfo/index.ts";
 import { memoryEventsProbe } from "./memory_events/index.ts";
+import { memoryReclaimProbe } from "./memory_reclaim/index.ts";
 import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
+import { oomProbe } from "./oom/index.ts";
 import { sockProbe } from "./sock/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
 import { softnetProbe } from "./softnet/index.ts";
@@ -34,5 +37,5 @@ export const probeTable: readonly ProbeDefinition[] = [
   // KubeSkoop's procfs probes, under their own names
   tcpProbe, udpProbe, ipProbe, tcpextProbe, sockProbe, softnetProbe, conntrackProbe, ipvsProbe, fdProbe, ioProbe,
   // HUATUO event tracers
-  dropwatchProbe, tcpRetransmitProbe,
+  dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe,
 ];

@@ -61,7 +61,8 @@ export interface BpfEventProbeSpec<C, F extends FieldSizes> {
   decoder(env: DecoderEnv<C, F>): RecordDecoder;
 }
 
-const EVENTS_HELP = "Kernel events seen by the probe, by what became of them (decode_error and user_filtered: in user space).";
+/** HELP of `<ns>_<probe>_events_total{outcome}` (probes adding outcomes of their own reuse it). */
+export const EVENTS_HELP = "Kernel events seen by the probe, by what became of them (decode_error and user_filtered: in user space).";
 
 /** A BPF event probe's definition, with what tests need to check its layout against its object. */
 export interface BpfEventProbeDefinition<C> extends ProbeDefinition<C> {
