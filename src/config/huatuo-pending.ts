@@ -69,7 +69,5 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     EnablePCIe: key.bool(false),
     EnableHCCN: key.bool(false),
   }, { pending: true }),
-  section("MetricCollector.NetdevDCB", { DeviceList: key.strings([]) }, { pending: true }),
   section("MetricCollector.NetdevHW", { DeviceList: key.strings([]) }, { pending: true }),
-  section("MetricCollector.Qdisc", { DeviceIncluded: key.regex(""), DeviceExcluded: key.regex("") }, { pending: true }),
 ];

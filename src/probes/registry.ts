@@ -18,6 +18,8 @@ import { memoryReclaimProbe } from "./memory_reclaim/index.ts";
 import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
+import { netdevDcbProbe } from "./netdev_dcb/index.ts";
+import { netdevQdiscProbe } from "./netdev_qdisc/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
 import { oomProbe } from "./oom/index.ts";
 import { sockProbe } from "./sock/index.ts";
@@ -27,15 +29,18 @@ import { tcpProbe } from "./tcp/index.ts";
 import { tcpMemoryProbe } from "./tcp_memory/index.ts";
 import { tcpRetransmitProbe } from "./tcp_retransmit/index.ts";
 import { tcpextProbe } from "./tcpext/index.ts";
+import { tcpsummaryProbe } from "./tcpsummary/index.ts";
 import { udpProbe } from "./udp/index.ts";
 import type { ProbeDefinition } from "./types.ts";
 
 export const probeTable: readonly ProbeDefinition[] = [
   // HUATUO metric collectors
   cpuUtilProbe, loadavgProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
-  mountpointPermProbe, netdevProbe, arpProbe, netstatProbe, sockstatProbe, tcpMemoryProbe,
+  mountpointPermProbe, netdevProbe, netdevQdiscProbe, netdevDcbProbe, arpProbe, netstatProbe, sockstatProbe,
+  tcpMemoryProbe,
   // KubeSkoop's procfs probes, under their own names
   tcpProbe, udpProbe, ipProbe, tcpextProbe, sockProbe, softnetProbe, conntrackProbe, ipvsProbe, fdProbe, ioProbe,
+  tcpsummaryProbe,
   // HUATUO event tracers
   dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe,
 ];

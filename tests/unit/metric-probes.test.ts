@@ -9,7 +9,7 @@ import { renderExposition } from "../../src/metrics/exposition.ts";
 import { loadavgProbe } from "../../src/probes/loadavg/index.ts";
 import { netdevProbe } from "../../src/probes/netdev/index.ts";
 import { probeTable } from "../../src/probes/registry.ts";
-import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition } from "../../src/probes/types.ts";
+import type { ProbeContext, ProbeDefinition } from "../../src/probes/types.ts";
 import { procfsRoot } from "../../src/procfs/root.ts";
 
 const BASIC = join(import.meta.dir, "../fixtures/basic");
@@ -98,15 +98,16 @@ describe("netdev probe", () => {
     );
   });
 
-  test("EnableNetlink=true is unsupported, not silently ignored", () => {
-    let err: unknown;
-    try {
-      netdevProbe.create(context(BASIC, { EnableNetlink: true }));
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ProbeUnsupportedError);
-    expect((err as Error).message).toBe("EnableNetlink=true: rtnetlink stats not implemented yet");
+  test("EnableNetlink=true reads rtnetlink (live kernel): procfs mode's 16 series plus the detailed ones", async () => {
+    // The fixture tree has no proc/1/ns/net: the probe falls back to its own network namespace,
+    // where lo always exists. tests/e2e/netlink-metrics.test.ts checks the values against procfs.
+    const inst = await netdevProbe.create(context(BASIC, { EnableNetlink: true, DeviceIncluded: "^lo$" }));
+    const samples = await inst.collect!();
+    const names = samples.map((s) => s.name);
+    for (const stat of ["receive_bytes", "receive_frame", "transmit_colls", "transmit_carrier", "receive_multicast"]) expect(names).toContain(`${stat}_total`);
+    for (const extra of ["multicast", "collisions", "receive_crc_errors", "receive_length_errors", "receive_nohandler"]) expect(names).toContain(`${extra}_total`);
+    expect(samples.length).toBeGreaterThanOrEqual(29);
+    expect(samples.every((s) => s.type === "counter" && s.labels?.device === "lo" && Number.isInteger(s.value))).toBe(true);
   });
 });
 

@@ -1,0 +1,184 @@
+// Thin netlink socket bindings over libc: socket, bind, setsockopt(SO_RCVTIMEO), sendto, recv,
+// close, and setns to create a socket inside another network namespace. Sockets, errno and
+// buffers only: building requests and walking replies is in src/netlink/.
+//
+// Declares its own libc symbols (ffi/libc.ts belongs to the BPF runtime). Every call blocks the
+// calling thread, at most for the receive timeout set at open.
+import { dlopen, FFIType as T, read } from "bun:ffi";
+import { closeSync, openSync } from "node:fs";
+
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_SOCK_DIAG = 4;
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const MSG_TRUNC = 0x20;
+const CLONE_NEWNET = 0x40000000;
+const EINTR = 4;
+const EAGAIN = 11;
+/** struct sockaddr_nl: u16 family, u16 pad, u32 pid, u32 groups. */
+const SOCKADDR_NL_SIZE = 12;
+
+const symbols = {
+  __errno_location: { args: [], returns: T.ptr },
+  strerror: { args: [T.i32], returns: T.cstring },
+  socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
+  bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
+  setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
+  // size_t / ssize_t as u64 / i64_fast: lengths here are small Numbers.
+  sendto: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.u32], returns: T.i64_fast },
+  recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64_fast },
+  close: { args: [T.i32], returns: T.i32 },
+  setns: { args: [T.i32, T.i32], returns: T.i32 },
+} as const;
+
+type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+let lib: Lib | undefined;
+function libc(): Lib {
+  if (!lib) lib = dlopen("libc.so.6", symbols).symbols;
+  return lib;
+}
+
+/** errno of this thread: read it right after the failing call, before any other FFI work. */
+function errno(): number {
+  const p = libc().__errno_location();
+  return p ? read.i32(p, 0) : 0;
+}
+
+export function strerror(err: number): string {
+  return String(libc().strerror(Math.abs(err)) ?? `errno ${err}`);
+}
+
+/** A failed system call, with its errno (e.g. EPERM from setns). */
+export class NetlinkSyscallError extends Error {
+  constructor(readonly call: string, readonly errno: number) {
+    super(`${call}: ${strerror(errno)} (errno ${errno})`);
+    this.name = "NetlinkSyscallError";
+  }
+}
+
+/** recv() saw nothing within the receive timeout. */
+export class NetlinkTimeoutError extends Error {
+  override name = "NetlinkTimeoutError";
+}
+
+export interface NetlinkOpenOptions {
+  /** Each recv() gives up after this long (SO_RCVTIMEO), so a silent kernel never hangs us. */
+  recvTimeoutMs: number;
+  /**
+   * An nsfs file (/proc/<pid>/ns/net, /run/netns/<name>): the socket is created in that network
+   * namespace and stays bound to it. Absent: the calling thread's own namespace.
+   */
+  netnsPath?: string;
+}
+
+export class NetlinkSocket {
+  private closed = false;
+  private constructor(readonly fd: number) {}
+
+  static open(protocol: number, opts: NetlinkOpenOptions): NetlinkSocket {
+    const fd = opts.netnsPath ? socketInNetns(protocol, opts.netnsPath) : newSocket(protocol);
+    const sock = new NetlinkSocket(fd);
+    try {
+      // struct timeval { long tv_sec; long tv_usec; }
+      const ms = Math.max(1, Math.floor(opts.recvTimeoutMs));
+      const tv = new BigInt64Array([BigInt(Math.floor(ms / 1000)), BigInt((ms % 1000) * 1000)]);
+      if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) < 0) throw new NetlinkSyscallError("setsockopt(SO_RCVTIMEO)", errno());
+      const addr = sockaddrNl();
+      if (libc().bind(fd, addr, SOCKADDR_NL_SIZE) < 0) throw new NetlinkSyscallError("bind(AF_NETLINK)", errno());
+    } catch (err) {
+      sock.close();
+      throw err;
+    }
+    return sock;
+  }
+
+  /** Send one datagram to the kernel (port id 0). */
+  send(msg: Uint8Array): void {
+    const addr = sockaddrNl();
+    for (;;) {
+      const n = Number(libc().sendto(this.fd, msg, msg.byteLength, 0, addr, SOCKADDR_NL_SIZE));
+      if (n >= 0) {
+        if (n !== msg.byteLength) throw new Error(`netlink sendto: sent ${n} of ${msg.byteLength} bytes`);
+        return;
+      }
+      const e = errno();
+      if (e !== EINTR) throw new NetlinkSyscallError("netlink sendto", e);
+    }
+  }
+
+  /**
+   * Receive one datagram into `buf`; returns its length. Throws NetlinkTimeoutError after the
+   * receive timeout, and an Error when the datagram did not fit (MSG_TRUNC reports the real size).
+   */
+  recv(buf: Uint8Array): number {
+    for (;;) {
+      const n = Number(libc().recv(this.fd, buf, buf.byteLength, MSG_TRUNC));
+      if (n >= 0) {
+        if (n > buf.byteLength) throw new Error(`netlink recv: datagram of ${n} bytes does not fit in ${buf.byteLength}`);
+        return n;
+      }
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) throw new NetlinkTimeoutError("netlink recv: no reply from the kernel within the receive timeout");
+      throw new NetlinkSyscallError("netlink recv", e);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    libc().close(this.fd);
+  }
+}
+
+function sockaddrNl(): Uint8Array {
+  const a = new Uint8Array(SOCKADDR_NL_SIZE);
+  new DataView(a.buffer).setUint16(0, AF_NETLINK, true); // pid 0, groups 0
+  return a;
+}
+
+function newSocket(protocol: number): number {
+  const fd = libc().socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw new NetlinkSyscallError(`socket(AF_NETLINK, ${protocol})`, errno());
+  return fd;
+}
+
+/**
+ * socket() inside the namespace at `netnsPath`: setns there, create, setns back. setns changes
+ * only the calling thread, and nothing else runs on it in between (no await). A socket keeps the
+ * namespace it was created in.
+ */
+function socketInNetns(protocol: number, netnsPath: string): number {
+  const target = openSync(netnsPath, "r");
+  let own: number;
+  try {
+    own = openSync("/proc/thread-self/ns/net", "r");
+  } catch (err) {
+    closeSync(target);
+    throw err;
+  }
+  try {
+    if (libc().setns(target, CLONE_NEWNET) < 0) throw new NetlinkSyscallError(`setns(${netnsPath})`, errno());
+    let fd = -1;
+    let createErr: unknown;
+    try {
+      fd = newSocket(protocol);
+    } catch (err) {
+      createErr = err;
+    }
+    if (libc().setns(own, CLONE_NEWNET) < 0) {
+      // The thread is now stuck in the other namespace: never carry on silently.
+      const e = errno();
+      if (fd >= 0) libc().close(fd);
+      throw new NetlinkSyscallError("setns back to the agent's own network namespace", e);
+    }
+    if (createErr) throw createErr;
+    return fd;
+  } finally {
+    closeSync(own);
+    closeSync(target);
+  }
+}
