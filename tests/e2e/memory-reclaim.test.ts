@@ -1,6 +1,8 @@
 // memory_reclaim_events on the real kernel: a memory cgroup this test creates (32 MiB, no swap)
-// and dd inside it writing 128 MiB to a file: the page cache it fills is charged to the cgroup,
-// so dd must reclaim in its own context before each further charge. With BlockedThreshold = 1 ns
+// and dd inside it reading a 128 MiB file that is not cached: the clean page cache it fills is
+// charged to the cgroup, so dd must reclaim in its own context before each further charge.
+// (Reading, not writing: dirty pages in a tight v1 cgroup can outrun writeback and end in an OOM
+// kill instead of reclaim.) With BlockedThreshold = 1 ns
 // every such reclaim is an event; a second probe with a 60 s threshold sees the same reclaims
 // and only counts them as filtered.
 import { afterAll, describe, expect, test } from "bun:test";
@@ -43,7 +45,10 @@ describe.skipIf(!!skip)("memory_reclaim_events (real kernel)", () => {
       if (cg.has("memory.memsw.limit_in_bytes")) cg.set("memory.memsw.limit_in_bytes", LIMIT);
       cg.set("memory.swappiness", 0);
 
-      const dd = cg.spawn(["dd", "if=/dev/zero", `of=${file}`, "bs=1M", "count=128"]);
+      // Written around the page cache (O_DIRECT), outside the cgroup: nothing of it is cached.
+      const w = Bun.spawnSync(["dd", "if=/dev/zero", `of=${file}`, "bs=1M", "count=128", "oflag=direct"], { stderr: "pipe" });
+      expect(w.exitCode).toBe(0);
+      const dd = cg.spawn(["dd", `if=${file}`, "of=/dev/null", "bs=1M"]);
       expect(await dd.exited).toBe(0);
       const ev = await waitFor("a reclaim event from dd", () => got.find((e) => (e.data as any).pid === dd.pid), 10_000);
 
