@@ -7,6 +7,8 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuv";
+/** Every 10-bit value as two base32hex characters. */
+const PAIRS = Array.from({ length: 1024 }, (_, v) => ALPHABET[v >> 5]! + ALPHABET[v & 31]!);
 
 /** Encode 12 id bytes as 20 base32hex chars (the 96-bit stream padded with 4 zero bits). */
 export function encodeXid(bytes: Uint8Array): string {
@@ -95,10 +97,10 @@ export function createIdGenerator(opts: IdGeneratorOptions = {}): (nowMs?: numbe
       prefix = encodeXid(buf).slice(0, 14);
     }
     counter = (counter + 1) & 0xffffff;
-    const tail = (((buf[8]! & 3) << 24) | counter) * 16; // 30 bits: 2 pid bits, counter, 4 pad bits
-    let out = prefix;
-    for (let shift = 25; shift >= 0; shift -= 5) out += ALPHABET[Math.floor(tail / 2 ** shift) & 0x1f];
-    return out;
+    // 30 bits: 2 pid bits, the counter, 4 pad bits; fits an int32, so shifts are exact. It is
+    // written as three 10-bit pairs of base32hex characters from a table (one id per event).
+    const tail = (((buf[8]! & 3) << 24) | counter) << 4;
+    return prefix + PAIRS[tail >>> 20]! + PAIRS[(tail >>> 10) & 0x3ff]! + PAIRS[tail & 0x3ff]!;
   };
 }
 
