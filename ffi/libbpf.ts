@@ -123,3 +123,45 @@ export function libbpfStrerror(err: number): string {
   const n = buf.indexOf(0);
   return new TextDecoder().decode(buf.subarray(0, n < 0 ? buf.length : n));
 }
+
+// ── BPF program statistics (src/bpf/prog-stats.ts) ────────────────────────────────────────────
+// Kept apart from `symbols` above so that table stays as it is; opened lazily from the same
+// library path. libbpf 1.1 has no bpf_prog_get_info_by_fd: bpf_obj_get_info_by_fd serves.
+
+/** struct bpf_prog_info (uapi <linux/bpf.h>): the fields read; checked by tests/unit/prog-stats-layout.test.ts. */
+export const PROG_INFO = {
+  sz: 232,
+  type: 0,
+  id: 4,
+  tag: 8,
+  name: 64,
+  run_time_ns: 192,
+  run_cnt: 200,
+  recursion_misses: 208,
+  verified_insns: 216,
+} as const;
+
+/** enum bpf_stats_type */
+export const BPF_STATS_RUN_TIME = 0;
+
+const progStatsSymbols = {
+  bpf_program__fd: { args: [T.ptr], returns: T.i32 },
+  bpf_obj_get_info_by_fd: { args: [T.i32, T.ptr, T.ptr], returns: T.i32 },
+  bpf_enable_stats: { args: [T.i32], returns: T.i32 },
+} as const;
+
+export type LibBpfProgStats = ReturnType<typeof dlopen<typeof progStatsSymbols>>["symbols"];
+
+let progStatsLib: LibBpfProgStats | undefined;
+
+/** libbpf's program-statistics symbols, opened on first use from the same path as libbpf(). */
+export function libbpfProgStats(): LibBpfProgStats {
+  if (!progStatsLib) {
+    try {
+      progStatsLib = dlopen(libPath, progStatsSymbols).symbols;
+    } catch (e) {
+      throw new Error(`cannot load ${libPath}: ${(e as Error).message}`);
+    }
+  }
+  return progStatsLib;
+}

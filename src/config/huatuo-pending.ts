@@ -53,8 +53,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     SlidingWindowLength: key.int(60, 0),
     DumpProcessMaxNum: key.int(10, 0),
   }, { pending: true }),
-  section("EventTracing.Softirq", { DisabledThreshold: key.int(10_000_000, 0) }, { pending: true }),
-  section("EventTracing.SchedTick", { IntervalThreshold: key.int(10_000_000, 1) }, { pending: true }),
   section("EventTracing.NetRxLatency", {
     Driver2NetRx: key.int(5, 1),
     Driver2TCP: key.int(10, 1),
@@ -63,7 +61,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     ExcludedHostNetnamespace: key.bool(true),
   }, { pending: true }),
   section("EventTracing.Netdev", { DeviceList: key.strings([]) }, { pending: true }),
-  section("EventTracing.Ras", { MceThrBackoff: key.int(1800, 0) }, { pending: true }),
   section("MetricCollector.AscendNPU", {
     EnableDCMI: key.bool(true),
     EnablePCIe: key.bool(false),

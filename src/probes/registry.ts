@@ -22,8 +22,13 @@ import { netdevDcbProbe } from "./netdev_dcb/index.ts";
 import { netdevQdiscProbe } from "./netdev_qdisc/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
 import { oomProbe } from "./oom/index.ts";
+import { rasProbe } from "./ras/index.ts";
+import { schedTickProbe } from "./sched_tick/index.ts";
 import { sockProbe } from "./sock/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
+import { softirqProbe } from "./softirq/index.ts";
+import { softirqTracingProbe } from "./softirq_tracing/index.ts";
+import { softlockupProbe } from "./softlockup/index.ts";
 import { softnetProbe } from "./softnet/index.ts";
 import { tcpProbe } from "./tcp/index.ts";
 import { tcpMemoryProbe } from "./tcp_memory/index.ts";
@@ -35,12 +40,13 @@ import type { ProbeDefinition } from "./types.ts";
 
 export const probeTable: readonly ProbeDefinition[] = [
   // HUATUO metric collectors
-  cpuUtilProbe, loadavgProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
+  cpuUtilProbe, loadavgProbe, softirqProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
   mountpointPermProbe, netdevProbe, netdevQdiscProbe, netdevDcbProbe, arpProbe, netstatProbe, sockstatProbe,
   tcpMemoryProbe,
   // KubeSkoop's procfs probes, under their own names
   tcpProbe, udpProbe, ipProbe, tcpextProbe, sockProbe, softnetProbe, conntrackProbe, ipvsProbe, fdProbe, ioProbe,
   tcpsummaryProbe,
   // HUATUO event tracers
-  dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe,
+  dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
+  rasProbe, softlockupProbe,
 ];

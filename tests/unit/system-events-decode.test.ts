@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { structLayoutOf, structSizeOf, withObjectFileBtf } from "../../src/bpf/btf.ts";
 import { silentLogger } from "../../src/log.ts";
 import { resolveLayout, type FieldSizes } from "../../src/probes/kit/decoders.ts";
-import { SaveBackoff } from "../../src/probes/hungtask/backoff.ts";
+import { SaveBackoff } from "../../src/probes/kit/backoff.ts";
 import { blockedText, MAX_BLOCKED_TASKS, parseStatState, procStackFrames } from "../../src/probes/hungtask/blocked.ts";
 import { HUNGTASK_FIELDS, HungtaskDecoder } from "../../src/probes/hungtask/decode.ts";
 import { hungtaskProbe } from "../../src/probes/hungtask/index.ts";

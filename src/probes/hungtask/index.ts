@@ -12,7 +12,7 @@ import type { Sample } from "../../metrics/sample.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition, EVENTS_HELP } from "../kit/bpf-events.ts";
 import { ProbeUnsupportedError, type ProbeEmission } from "../types.ts";
-import { SaveBackoff } from "./backoff.ts";
+import { SaveBackoff } from "../kit/backoff.ts";
 import { blockedText, procStackFrames, scanBlocked } from "./blocked.ts";
 import { HUNGTASK_FIELDS, HungtaskDecoder, type HungTask } from "./decode.ts";
 
