@@ -7,7 +7,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || ec
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-APT_PACKAGES := clang llvm libbpf-dev bpftool gcc libc6-dev iproute2 iptables util-linux procps curl
+APT_PACKAGES := clang llvm libbpf-dev bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
@@ -23,7 +23,8 @@ all: build
 # --- dependencies ---------------------------------------------------------------------------
 deps: .cache/apt.stamp node_modules/.stamp
 
-.cache/apt.stamp:
+# Rebuilt when the package list changes (a machine that has the stamp still gets new packages).
+.cache/apt.stamp: Makefile
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root or install them)"; exit 1; fi; \

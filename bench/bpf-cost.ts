@@ -11,7 +11,7 @@ import rasObjectPath from "../build/bpf/ras.bpf.o" with { type: "file" };
 import schedTickObjectPath from "../build/bpf/sched_tick.bpf.o" with { type: "file" };
 import softirqObjectPath from "../build/bpf/softirq.bpf.o" with { type: "file" };
 import type { BpfObject, ProgramGroup } from "../src/bpf/object.ts";
-import { enableRunTimeStats, programFds, programInfo, type ProgramInfo } from "../src/bpf/prog-stats.ts";
+import { enableRunTimeStats, programInfo, type ProgramInfo } from "../src/bpf/prog-stats.ts";
 import { sharedKallsyms } from "../src/bpf/symbols.ts";
 import { silentLogger } from "../src/log.ts";
 import { loadEmbeddedObject } from "../src/probes/kit/bpf-events.ts";
@@ -62,7 +62,7 @@ const loaded = (await Promise.all([
 type Snapshot = Map<string, ProgramInfo>;
 function snapshot(): Snapshot {
   const m: Snapshot = new Map();
-  for (const { probe, obj } of loaded) for (const { program, fd } of programFds(obj)) m.set(`${probe}\t${program}`, programInfo(fd));
+  for (const { probe, obj } of loaded) for (const { program, fd } of obj.programFds()) m.set(`${probe}\t${program}`, programInfo(fd));
   return m;
 }
 

@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
 import { releaseVmlinuxBtf } from "./bpf/btf.ts";
+import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./bpf/prog-stats.ts";
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
@@ -21,7 +22,7 @@ import type { ProbeDefinition } from "./probes/types.ts";
 import { procfsRoot } from "./procfs/root.ts";
 import { createApp } from "./server/app.ts";
 import { startLocalFileSink, type LocalFileSink } from "./storage/localfile.ts";
-import { selfSamples } from "./self-metrics.ts";
+import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -118,12 +119,23 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     blacklist,
   );
 
+  let programStats: RunTimeStats | undefined;
+  if (cfg.get(KPULSE).BpfProgramStats) {
+    try {
+      programStats = enableRunTimeStats();
+    } catch (err) {
+      log.warn("BPF program run-time statistics unavailable (needs CAP_SYS_ADMIN and Linux 5.8+)", { err: String(err) });
+    }
+  }
+
   let ready = false;
   let reportedDuplicates = 0;
+  const httpMetrics = new HttpRequestMetrics();
   const app = createApp({
     renderMetrics: async () => {
       const groups = await manager.scrape();
-      groups.push({ prefix: "", samples: selfSamples(bus, localFile) });
+      groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat }));
+      if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -143,6 +155,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     version: { name: "kpulse", ...VERSION, bun: Bun.version },
     log,
     ready: () => ready,
+    httpMetrics,
   });
   const listen = opts.listen ?? cfg.get(KPULSE).ListenAddress;
   let server: { stop(): Promise<void>; port: number };
@@ -172,6 +185,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await manager.stopAll();
   await started;
   await sharedRingScheduler().close();
+  programStats?.close();
   bus.close();
   await localFile?.close();
   log.info("stopped");

@@ -4,7 +4,7 @@
 // re-opened from the bytes with that group's next alternative. Nothing here may crash the
 // process: every failure becomes a BpfLoadError carrying libbpf's and the verifier's words.
 import { ptr, toArrayBuffer, type Pointer } from "bun:ffi";
-import { libbpf, libbpfStrerror, LIBBPF_WARN, OPEN_OPTS } from "../../ffi/libbpf.ts";
+import { libbpf, libbpfProgStats, libbpfStrerror, LIBBPF_WARN, OPEN_OPTS } from "../../ffi/libbpf.ts";
 import { errno, isBadPointer } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
 import { datasecVarsOf, enumNamesOf, structLayoutOf, structSizeOf, type FieldLayout } from "./btf.ts";
@@ -221,6 +221,8 @@ function blamed(lines: LogLine[], candidates: Set<string>): string | undefined {
 }
 
 export class BpfObject {
+  /** Every loaded, not yet closed object of the process (per-program cost metrics walk them). */
+  static readonly live = new Set<BpfObject>();
   readonly attached: { group: number; program: string }[];
   /** Optional groups dropped because every alternative failed, with the reasons. */
   readonly skipped: { group: number; reason: string }[];
@@ -337,7 +339,9 @@ export class BpfObject {
 
         attached.sort((a, b) => a.group - b.group);
         done = true;
-        return new BpfObject(spec.name, o, links, attached, skipped, failures);
+        const loaded = new BpfObject(spec.name, o, links, attached, skipped, failures);
+        BpfObject.live.add(loaded);
+        return loaded;
       } finally {
         if (!done) {
           for (const l of links) libbpf().bpf_link__destroy(l);
@@ -378,6 +382,17 @@ export class BpfObject {
     return l;
   }
 
+  /** The fds of the programs the object attached, by program name. */
+  programFds(): { program: string; fd: number }[] {
+    const obj = this.obj;
+    if (!obj) return [];
+    return this.attached.flatMap(({ program }) => {
+      const p = libbpf().bpf_object__find_program_by_name(obj, program);
+      const fd = isBadPointer(p) ? -1 : libbpfProgStats().bpf_program__fd(p as Pointer);
+      return fd >= 0 ? [{ program, fd }] : [];
+    });
+  }
+
   /** Value → name of an enum in the object's own BTF (e.g. kpulse_outcome). */
   enumNames(enumName: string): Map<number, string> {
     if (!this.obj) throw new Error(`${this.name}: object closed`);
@@ -396,6 +411,7 @@ export class BpfObject {
 
   /** Destroy links, close the object (maps' fds close with it). Idempotent. */
   close(): void {
+    BpfObject.live.delete(this);
     if (!this.obj) return;
     const lb = libbpf();
     for (const l of this.links) lb.bpf_link__destroy(l);

@@ -3,13 +3,12 @@
 // while run-time statistics are enabled; enableRunTimeStats() enables them fd-scoped with
 // bpf_enable_stats(BPF_STATS_RUN_TIME) — they stay on while any such fd is open and go off when
 // the last one closes — never through the global kernel.bpf_stats_enabled sysctl. With stats
-// on, every program run pays two clock reads (tens of ns), so this is opt-in.
-import type { Pointer } from "bun:ffi";
-import { BPF_STATS_RUN_TIME, libbpf, libbpfProgStats, PROG_INFO } from "../../ffi/libbpf.ts";
-import { closeFd, ErrnoError, isBadPointer } from "../../ffi/libc.ts";
+// on, every program run pays two clock reads (tens of ns); [Kpulse] BpfProgramStats turns it off.
+import { BPF_STATS_RUN_TIME, libbpfProgStats, PROG_INFO } from "../../ffi/libbpf.ts";
+import { closeFd, ErrnoError } from "../../ffi/libc.ts";
 import type { Sample } from "../metrics/sample.ts";
 import { vmlinuxEnum } from "./btf.ts";
-import type { BpfObject } from "./object.ts";
+import { BpfObject } from "./object.ts";
 
 export interface ProgramFd {
   /** The program's name in the object (libbpf's, not truncated to 15 characters). */
@@ -26,25 +25,6 @@ export interface ProgramInfo {
   runTimeNs: number;
   runCount: number;
   recursionMisses: number;
-}
-
-/**
- * The fds of the programs an object attached. BpfObject keeps its libbpf handle private; until it
- * offers the list itself (see the report: BpfObject.programFds()), it is read here.
- */
-export function programFds(obj: BpfObject): ProgramFd[] {
-  const own = (obj as unknown as { programFds?: () => ProgramFd[] }).programFds;
-  if (typeof own === "function") return own.call(obj);
-  const handle = (obj as unknown as { obj: Pointer | null }).obj;
-  if (!handle) return [];
-  const out: ProgramFd[] = [];
-  for (const { program } of obj.attached) {
-    const p = libbpf().bpf_object__find_program_by_name(handle, program);
-    if (isBadPointer(p)) continue;
-    const fd = libbpfProgStats().bpf_program__fd(p as Pointer);
-    if (fd >= 0) out.push({ program, fd });
-  }
-  return out;
 }
 
 const info = new Uint8Array(PROG_INFO.sz);
@@ -98,7 +78,7 @@ const COUNT_HELP = "Runs of the BPF program while run-time statistics were enabl
  */
 export function programCostSamples(obj: BpfObject, probe: string): Sample[] {
   const out: Sample[] = [];
-  for (const { program, fd } of programFds(obj)) {
+  for (const { program, fd } of obj.programFds()) {
     let pi: ProgramInfo;
     try {
       pi = programInfo(fd);
@@ -112,6 +92,11 @@ export function programCostSamples(obj: BpfObject, probe: string): Sample[] {
     );
   }
   return out;
+}
+
+/** Cost samples of every live BPF object, each under its probe's name (the kits name objects so). */
+export function allProgramCostSamples(): Sample[] {
+  return [...BpfObject.live].flatMap((o) => programCostSamples(o, o.name));
 }
 
 export interface RunTimeStats {

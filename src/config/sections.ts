@@ -92,6 +92,11 @@ export const DEFAULT_LISTEN_ADDRESS = ":19704";
 
 /** kpulse-only settings; HUATUO has no equivalent section. */
 export const KPULSE = section("Kpulse", {
+  /**
+   * Run time and run count of every loaded BPF program, on /metrics (bpf_enable_stats, held for
+   * the agent's lifetime; every program run then pays two clock reads).
+   */
+  BpfProgramStats: key.bool(true),
   ListenAddress: key.string(DEFAULT_LISTEN_ADDRESS, {
     aliases: ["HTTPServer.ListenAddress"],
     check: (v) =>

@@ -1,6 +1,6 @@
 // Prometheus text exposition format 0.0.4, byte-compatible with what client_golang writes, so
 // HUATUO's expected-metric files and dashboards match kpulse output line for line.
-import type { Sample, SampleType } from "./sample.ts";
+import type { HistogramValue, MetricSample, MetricType } from "./sample.ts";
 import { TextWriter } from "./text-writer.ts";
 
 export interface ExpositionOptions {
@@ -13,14 +13,21 @@ export interface ExpositionOptions {
 export interface SampleGroup {
   /** Usually the probe name; "" puts the sample name right after the namespace. */
   prefix: string;
-  samples: Sample[];
+  samples: MetricSample[];
+  /** Overrides ExpositionOptions.namespace for this group (HUATUO's `huatuo_http_server_*`). */
+  namespace?: string;
+  /** Overrides ExpositionOptions.constLabels for this group; `{}` renders it without any. */
+  constLabels?: Record<string, string>;
 }
 
 /** Filled by renderExposition when passed, so the caller can log or count what was dropped. */
 export interface RenderStats {
   families: number;
   series: number;
-  /** Series dropped because an earlier one had the same name and labels. */
+  /**
+   * Series dropped because an earlier one had the same name and labels (or, rarer, because a
+   * histogram and a scalar sample claimed one family name: the family's first sample wins).
+   */
   duplicates: number;
   /** First dropped series, `name{labels}`, for the log line. */
   firstDuplicate?: string;
@@ -113,13 +120,16 @@ interface Series {
   names: string[];
   /** Label values in name order: client_golang sorts series by these. */
   values: string[];
+  /** The value; a histogram's count. */
   value: number;
+  /** Set for histogram series. */
+  hist?: HistogramValue;
 }
 
 interface Family {
   name: string;
   help: string;
-  type: SampleType;
+  type: MetricType;
   series: Series[];
 }
 
@@ -165,7 +175,7 @@ const scratchPrio: number[] = [];
  * handful). On a name clash the higher precedence wins (const < container < sample), so a probe
  * can override host as HUATUO allows.
  */
-function buildSeries(fam: Family, constNames: string[], constValues: string[], s: Sample): Series {
+function buildSeries(fam: Family, constNames: string[], constValues: string[], s: MetricSample): Series {
   const names = scratchNames;
   const vals = scratchValues;
   const prio = scratchPrio;
@@ -215,7 +225,9 @@ function buildSeries(fam: Family, constNames: string[], constValues: string[], s
     values.push(vals[i]!);
   }
   const prev = fam.series.length > 0 ? fam.series[fam.series.length - 1]!.names : undefined;
-  return { names: prev && sameNames(prev, outNames) ? prev : outNames, values, value: s.value };
+  const shared = prev && sameNames(prev, outNames) ? prev : outNames;
+  if (s.type === "histogram") return { names: shared, values, value: s.histogram.count, hist: s.histogram };
+  return { names: shared, values, value: s.value };
 }
 
 function writeSeries(w: TextWriter, name: string, s: Series): void {
@@ -233,6 +245,45 @@ function writeSeries(w: TextWriter, name: string, s: Series): void {
   w.write("\n");
 }
 
+/**
+ * A histogram series as client_golang writes it: one `_bucket` line per bound with `le` after
+ * the sorted labels (not sorted in), a `+Inf` bucket equal to the count, then `_sum` and `_count`.
+ */
+function writeHistogram(w: TextWriter, name: string, s: Series, h: HistogramValue): void {
+  const { names, values } = s;
+  const writeLabels = () => {
+    for (let i = 0; i < names.length; i++) {
+      w.write(i === 0 ? "{" : ",");
+      w.write(names[i]!);
+      w.write('="');
+      w.writeEscaped(values[i]!, true);
+      w.write('"');
+    }
+  };
+  const bucket = (le: string, n: number) => {
+    w.write(name);
+    w.write("_bucket");
+    writeLabels();
+    w.write(names.length > 0 ? ',le="' : '{le="');
+    w.write(le);
+    w.write('"} ');
+    w.write(formatSampleValue(n));
+    w.write("\n");
+  };
+  for (let i = 0; i < h.bounds.length; i++) bucket(formatSampleValue(h.bounds[i]!), h.cumulativeCounts[i]!);
+  bucket("+Inf", h.count);
+  for (const [suffix, v] of [["_sum", h.sum], ["_count", h.count]] as const) {
+    w.write(name);
+    w.write(suffix);
+    writeLabels();
+    w.write(names.length > 0 ? "} " : " ");
+    w.write(formatSampleValue(v));
+    w.write("\n");
+  }
+}
+
+const TYPE_LINE: Record<MetricType, string> = { counter: " counter\n", gauge: " gauge\n", histogram: " histogram\n" };
+
 /** `name{a="x",...}`, for the duplicate report. */
 function seriesId(name: string, s: Series): string {
   const pairs = s.names.map((n, i) => `${n}="${escapeLabelValue(s.values[i]!)}"`);
@@ -247,13 +298,12 @@ export function renderExposition(
   groups: SampleGroup[],
   stats?: RenderStats,
 ): string {
-  const ns = opts.namespace;
-  const constNames = Object.keys(opts.constLabels).map(cachedLabelName).sort();
-  const byConstName = new Map(Object.entries(opts.constLabels).map(([k, v]) => [cachedLabelName(k), v]));
-  const constValues = constNames.map((k) => byConstName.get(k)!);
+  const defaultConst = constLabelArrays(opts.constLabels);
 
   const families = new Map<string, Family>();
   for (const group of groups) {
+    const ns = group.namespace ?? opts.namespace;
+    const [constNames, constValues] = group.constLabels ? constLabelArrays(group.constLabels) : defaultConst;
     const base = group.prefix ? `${ns}_${group.prefix}_` : `${ns}_`;
     // Probes reuse their name strings, so keying on the bare sample name skips building and
     // hashing the full name for every series; only a family's first series pays for that.
@@ -289,7 +339,8 @@ export function renderExposition(
     w.writeEscaped(fam.help, false);
     w.write("\n# TYPE ");
     w.write(name);
-    w.write(fam.type === "counter" ? " counter\n" : " gauge\n");
+    w.write(TYPE_LINE[fam.type]);
+    const isHistogram = fam.type === "histogram";
     const list = fam.series;
     if (list.length > 1) list.sort(compareSeries); // stable: among equals, input order stays
     // Duplicates (same names and values) sort next to each other; the stable sort keeps the first.
@@ -308,7 +359,14 @@ export function renderExposition(
       } else {
         runStart = i;
       }
-      writeSeries(w, name, cur);
+      if ((cur.hist !== undefined) !== isHistogram) {
+        // A histogram and a scalar under one name cannot be written validly: keep the family's type.
+        duplicates++;
+        firstDuplicate ??= seriesId(name, cur);
+        continue;
+      }
+      if (cur.hist) writeHistogram(w, name, cur, cur.hist);
+      else writeSeries(w, name, cur);
       series++;
     }
   }
@@ -323,3 +381,10 @@ export function renderExposition(
 }
 
 const DROPPED: string[] = ["\0"];
+
+/** Const labels as sorted names and their values in that order. */
+function constLabelArrays(labels: Record<string, string>): [string[], string[]] {
+  const names = Object.keys(labels).map(cachedLabelName).sort();
+  const byName = new Map(Object.entries(labels).map(([k, v]) => [cachedLabelName(k), v]));
+  return [names, names.map((k) => byName.get(k)!)];
+}

@@ -1,10 +1,12 @@
 // The HTTP API: HUATUO's routes and envelopes (`{"data":…}` / `{"error":{code,message}}`)
 // for what kpulse offers. No route runs programs (HUATUO's /tasks is deliberately absent).
 import { parseListenAddress } from "../util/listen.ts";
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
 import type { EventBus } from "../events/bus.ts";
 import type { CloudEventMode } from "../events/cloudevent.ts";
 import type { Logger } from "../log.ts";
+import { HttpRequestMetrics, UNMATCHED_ROUTE } from "../self-metrics.ts";
 import { errorResponse } from "./errors.ts";
 import { createWatchRoute } from "./watch.ts";
 
@@ -27,6 +29,8 @@ export interface AppDeps {
   ready(): boolean;
   /** Seconds before Bun closes an idle connection (default 120, HUATUO's; max 255). */
   idleTimeoutSec?: number;
+  /** Where request counts and durations go (rendered with the self metrics); a fresh one if absent. */
+  httpMetrics?: HttpRequestMetrics;
 }
 
 export interface RunningServer {
@@ -38,6 +42,8 @@ export interface RunningServer {
 export interface KpulseApp {
   app: Hono;
   serve(listen: string): RunningServer;
+  /** The requests this app has served, by route pattern, method and status. */
+  httpMetrics: HttpRequestMetrics;
 }
 
 const PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -63,6 +69,21 @@ export function createApp(deps: AppDeps): KpulseApp {
   const log = deps.log.child({ component: "http" });
   const app = new Hono();
   const watch = createWatchRoute({ ...deps.watch, bus: deps.bus, log });
+  const httpMetrics = deps.httpMetrics ?? new HttpRequestMetrics();
+
+  // Request metrics, registered first so it wraps every route. The route label is the matched
+  // pattern, never the raw path (cardinality stays bounded); a request no route matched is
+  // "unmatched". For watch streams the duration ends when the stream's headers are sent.
+  const recordRequest: MiddlewareHandler = async (c, next) => {
+    const began = performance.now();
+    await next();
+    // After next(), routeIndex points at the last handler that ran: the route's, or still this
+    // middleware when nothing matched (Hono then answered with notFound).
+    const route = matchedRoutes(c)[c.req.routeIndex];
+    const pattern = route && route.handler !== recordRequest ? route.path : UNMATCHED_ROUTE;
+    httpMetrics.record(pattern, c.req.method, c.res.status, (performance.now() - began) / 1000);
+  };
+  app.use("*", recordRequest);
 
   app.get("/healthz", (c) => c.body(null, 204));
   app.get("/readyz", (c) => c.body(null, deps.ready() ? 204 : 503));
@@ -126,5 +147,5 @@ export function createApp(deps: AppDeps): KpulseApp {
     };
   }
 
-  return { app, serve };
+  return { app, serve, httpMetrics };
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import softirqObject from "../../build/bpf/softirq.bpf.o" with { type: "file" };
 import type { BpfObject } from "../../src/bpf/object.ts";
-import { enableRunTimeStats, programCostSamples, programFds, programInfo } from "../../src/bpf/prog-stats.ts";
+import { enableRunTimeStats, programCostSamples, programInfo } from "../../src/bpf/prog-stats.ts";
 import { silentLogger } from "../../src/log.ts";
 import type { Sample } from "../../src/metrics/sample.ts";
 import { loadEmbeddedObject } from "../../src/probes/kit/bpf-events.ts";
@@ -30,7 +30,7 @@ describe.skipIf(!!skip)("BPF program cost (real kernel)", () => {
 
   test("info, run count and run time per attached program; counting only while enabled", async () => {
     const sysctlBefore = readFileSync(SYSCTL, "utf8");
-    const fds = programFds(obj);
+    const fds = obj.programFds();
     expect(fds.map((f) => f.program)).toEqual(obj.attached.map((a) => a.program));
 
     const first = programCostSamples(obj, "softirq");

@@ -30,6 +30,9 @@ describe.skipIf(!!skip)("single binary", () => {
     expect(dw.status).toBe("loaded");
     const text = await agent.metrics();
     expect(metricValue(text, "kpulse_probe_up", { probe: "dropwatch" })).toBe(1);
+    // What each program costs the kernel, from the embedded object's attached programs.
+    expect(metricValue(text, "kpulse_bpf_program_info", { probe: "dropwatch" })).toBe(1);
+    expect(metricValue(text, "kpulse_bpf_program_run_count_total", { probe: "dropwatch" })).toBeGreaterThanOrEqual(0);
     const version = await (await fetch(`${agent.url}/version`)).json();
     expect(version.data.name).toBe("kpulse");
   });

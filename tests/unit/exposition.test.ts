@@ -9,6 +9,7 @@ import {
   type RenderStats,
 } from "../../src/metrics/exposition.ts";
 import type { Sample } from "../../src/metrics/sample.ts";
+import { DEFAULT_BUCKETS, Histogram, type HistogramSample, type MetricSample } from "../../src/metrics/sample.ts";
 
 // Expected strings produced by Go 1.x strconv.FormatFloat(v, 'g', -1, 64).
 const GO_FLOAT: [number, string][] = [
@@ -261,5 +262,159 @@ describe("renderExposition", () => {
 
   test("empty input renders nothing", () => {
     expect(renderExposition(OPTS, [])).toBe("");
+  });
+});
+
+// ---- histograms ----
+
+const hist = (name: string, bounds: number[], observations: number[], labels?: Record<string, string>): HistogramSample => {
+  const h = new Histogram(bounds);
+  for (const v of observations) h.observe(v);
+  return { name, help: `help ${name}`, type: "histogram", histogram: h.value(), labels };
+};
+
+describe("Histogram", () => {
+  test("an observation equal to a bound lands in that bucket; above the last only in +Inf", () => {
+    const h = new Histogram([0.1, 1, 10]);
+    for (const v of [0.1, 0.05, 1, 1.5, 10, 11, 1e9]) h.observe(v);
+    expect(h.value()).toEqual({ bounds: [0.1, 1, 10], cumulativeCounts: [2, 3, 5], count: 7, sum: 0.1 + 0.05 + 1 + 1.5 + 10 + 11 + 1e9 });
+  });
+  test("empty histogram", () => {
+    expect(new Histogram([1]).value()).toEqual({ bounds: [1], cumulativeCounts: [0], count: 0, sum: 0 });
+  });
+  test("default buckets are client_golang's DefBuckets", () => {
+    expect(new Histogram().bounds).toEqual([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    expect(DEFAULT_BUCKETS.length).toBe(11);
+  });
+  test("bounds must be finite and strictly ascending", () => {
+    expect(() => new Histogram([1, 1])).toThrow(/strictly ascending/);
+    expect(() => new Histogram([2, 1])).toThrow(/strictly ascending/);
+    expect(() => new Histogram([1, Infinity])).toThrow(/finite/);
+    expect(() => new Histogram([NaN])).toThrow(/finite/);
+  });
+});
+
+describe("renderExposition: histograms (client_golang text format)", () => {
+  test("buckets with le after the sorted labels, +Inf, _sum, _count; series sorted by labels", () => {
+    const out = renderExposition(OPTS, [
+      {
+        prefix: "",
+        samples: [
+          hist("req_seconds", [0.1, 0.5, 1], [0.05, 0.3, 0.2, 2], { route: "/x", method: "GET" }),
+          hist("req_seconds", [0.1, 0.5, 1], [0.1], { route: "/a", method: "POST" }),
+        ],
+      },
+    ]);
+    expect(out).toBe(
+      [
+        "# HELP kpulse_req_seconds help req_seconds",
+        "# TYPE kpulse_req_seconds histogram",
+        'kpulse_req_seconds_bucket{host="h1",method="GET",region="fixture",route="/x",le="0.1"} 1',
+        'kpulse_req_seconds_bucket{host="h1",method="GET",region="fixture",route="/x",le="0.5"} 3',
+        'kpulse_req_seconds_bucket{host="h1",method="GET",region="fixture",route="/x",le="1"} 3',
+        'kpulse_req_seconds_bucket{host="h1",method="GET",region="fixture",route="/x",le="+Inf"} 4',
+        'kpulse_req_seconds_sum{host="h1",method="GET",region="fixture",route="/x"} 2.55',
+        'kpulse_req_seconds_count{host="h1",method="GET",region="fixture",route="/x"} 4',
+        'kpulse_req_seconds_bucket{host="h1",method="POST",region="fixture",route="/a",le="0.1"} 1',
+        'kpulse_req_seconds_bucket{host="h1",method="POST",region="fixture",route="/a",le="0.5"} 1',
+        'kpulse_req_seconds_bucket{host="h1",method="POST",region="fixture",route="/a",le="1"} 1',
+        'kpulse_req_seconds_bucket{host="h1",method="POST",region="fixture",route="/a",le="+Inf"} 1',
+        'kpulse_req_seconds_sum{host="h1",method="POST",region="fixture",route="/a"} 0.1',
+        'kpulse_req_seconds_count{host="h1",method="POST",region="fixture",route="/a"} 1',
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("no labels at all: le alone in braces, bare _sum and _count", () => {
+    const out = renderExposition({ namespace: "kpulse", constLabels: {} }, [
+      { prefix: "p", samples: [hist("lat_seconds", [1e-5, 0.25, 1e6], [0.1, 0.2])] },
+    ]);
+    expect(out).toBe(
+      [
+        "# HELP kpulse_p_lat_seconds help lat_seconds",
+        "# TYPE kpulse_p_lat_seconds histogram",
+        'kpulse_p_lat_seconds_bucket{le="1e-05"} 0',
+        'kpulse_p_lat_seconds_bucket{le="0.25"} 2',
+        'kpulse_p_lat_seconds_bucket{le="1e+06"} 2',
+        'kpulse_p_lat_seconds_bucket{le="+Inf"} 2',
+        "kpulse_p_lat_seconds_sum 0.30000000000000004",
+        "kpulse_p_lat_seconds_count 2",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("counts and sums use the float format (1e+06 and up in %e, as client_golang)", () => {
+    const sample: HistogramSample = {
+      name: "big",
+      help: "h",
+      type: "histogram",
+      histogram: { bounds: [1], cumulativeCounts: [1_000_000], count: 2_500_000, sum: 0 },
+    };
+    const out = renderExposition({ namespace: "k", constLabels: {} }, [{ prefix: "", samples: [sample] }]);
+    expect(out).toBe(
+      ["# HELP k_big h", "# TYPE k_big histogram", 'k_big_bucket{le="1"} 1e+06', 'k_big_bucket{le="+Inf"} 2.5e+06', "k_big_sum 0", "k_big_count 2.5e+06", ""].join("\n"),
+    );
+  });
+
+  test("escaping in a histogram's labels", () => {
+    const out = renderExposition({ namespace: "k", constLabels: {} }, [{ prefix: "", samples: [hist("h", [1], [0], { path: 'a"b\\c\nd' })] }]);
+    expect(out).toContain('k_h_bucket{path="a\\"b\\\\c\\nd",le="1"} 1\n');
+    expect(out).toContain('k_h_count{path="a\\"b\\\\c\\nd"} 1\n');
+  });
+
+  test("histogram families sort with the others; a duplicate histogram series is dropped like any other", () => {
+    const stats = {} as RenderStats;
+    const samples: MetricSample[] = [
+      s("zz_total", 1),
+      hist("mm_seconds", [1], [0.5], { a: "1" }),
+      hist("mm_seconds", [1], [5, 5], { a: "1" }),
+      s("aa_total", 2),
+    ];
+    const out = renderExposition(OPTS, [{ prefix: "p", samples }], stats);
+    const typeLines = out.split("\n").filter((l) => l.startsWith("# TYPE"));
+    expect(typeLines).toEqual(["# TYPE kpulse_p_aa_total counter", "# TYPE kpulse_p_mm_seconds histogram", "# TYPE kpulse_p_zz_total counter"]);
+    expect(out).toContain('kpulse_p_mm_seconds_count{a="1",host="h1",region="fixture"} 1\n');
+    expect(out).not.toContain('kpulse_p_mm_seconds_count{a="1",host="h1",region="fixture"} 2\n'); // the second is gone
+    expect(stats.duplicates).toBe(1);
+    expect(stats.series).toBe(3);
+  });
+
+  test("a histogram and a scalar under one name: the first sample's type wins, the other is counted as dropped", () => {
+    const stats = {} as RenderStats;
+    const out = renderExposition(OPTS, [
+      { prefix: "p", samples: [hist("x", [1], [0.5], { a: "1" })] },
+      { prefix: "p", samples: [s("x", 7, { a: "2" })] },
+    ], stats);
+    expect(out).toContain("# TYPE kpulse_p_x histogram\n");
+    expect(out).not.toContain("} 7\n");
+    expect(stats.duplicates).toBe(1);
+    expect(stats.firstDuplicate).toBe('kpulse_p_x{a="2",host="h1",region="fixture"}');
+  });
+});
+
+describe("renderExposition: per-group namespace and const labels", () => {
+  test("a group can name its own namespace and drop the const labels (HUATUO's huatuo_http_server_*)", () => {
+    const out = renderExposition({ namespace: "huatuo_bamai", constLabels: { host: "h1", region: "r" } }, [
+      { prefix: "", samples: [s("up", 1)] },
+      { prefix: "", namespace: "huatuo", constLabels: {}, samples: [s("http_server_requests_total", 3, { route: "/metrics", method: "GET", status: "200" })] },
+    ]);
+    expect(out).toBe(
+      [
+        "# HELP huatuo_bamai_up help up",
+        "# TYPE huatuo_bamai_up counter",
+        'huatuo_bamai_up{host="h1",region="r"} 1',
+        "# HELP huatuo_http_server_requests_total help http_server_requests_total",
+        "# TYPE huatuo_http_server_requests_total counter",
+        'huatuo_http_server_requests_total{method="GET",route="/metrics",status="200"} 3',
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("a group's own const labels replace the defaults", () => {
+    const out = renderExposition(OPTS, [{ prefix: "p", constLabels: { zone: "z" }, samples: [s("x", 1, { a: "b" })] }]);
+    expect(out).toContain('kpulse_p_x{a="b",zone="z"} 1\n');
   });
 });
