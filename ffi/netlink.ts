@@ -3,8 +3,9 @@
 // buffers only: building requests and walking replies is in src/netlink/.
 //
 // Declares its own libc symbols (ffi/libc.ts belongs to the BPF runtime). Every call blocks the
-// calling thread, at most for the receive timeout set at open.
-import { dlopen, FFIType as T, read } from "bun:ffi";
+// calling thread, at most for the receive timeout set at open, except tryRecv() (never waits).
+// A netlink socket also carries the network-namespace ioctls (SIOCETHTOOL…, ifreqIoctl()).
+import { dlopen, FFIType as T, ptr, read } from "bun:ffi";
 import { closeSync, openSync } from "node:fs";
 
 export const AF_NETLINK = 16;
@@ -12,9 +13,10 @@ export const NETLINK_ROUTE = 0;
 export const NETLINK_SOCK_DIAG = 4;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
+export const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 const MSG_TRUNC = 0x20;
+const MSG_DONTWAIT = 0x40;
 const CLONE_NEWNET = 0x40000000;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -32,7 +34,18 @@ const symbols = {
   recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64_fast },
   close: { args: [T.i32], returns: T.i32 },
   setns: { args: [T.i32, T.i32], returns: T.i32 },
+  // int ioctl(int fd, unsigned long request, ...): called with one pointer argument.
+  ioctl: { args: [T.i32, T.u64, T.ptr], returns: T.i32 },
 } as const;
+
+/** setsockopt level of netlink options (NETLINK_ADD_MEMBERSHIP…). */
+export const SOL_NETLINK = 270;
+/** Join a multicast group after open: setOption(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, RTNLGRP_LINK). */
+export const NETLINK_ADD_MEMBERSHIP = 1;
+export const SO_RCVBUF = 8;
+/** struct ifreq: char ifr_name[16], then a union (ifr_data: a pointer) padded to 40 bytes. */
+const IFREQ_SIZE = 40;
+const IFNAMSIZ = 16;
 
 type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
 let lib: Lib | undefined;
@@ -125,6 +138,44 @@ export class NetlinkSocket {
       if (e === EAGAIN) throw new NetlinkTimeoutError("netlink recv: no reply from the kernel within the receive timeout");
       throw new NetlinkSyscallError("netlink recv", e);
     }
+  }
+
+  /**
+   * Receive one datagram if one is queued, without waiting (MSG_DONTWAIT); null when none is.
+   * Errors as recv() (ENOBUFS: the kernel dropped multicast messages, the receive buffer was full).
+   */
+  tryRecv(buf: Uint8Array): number | null {
+    for (;;) {
+      const n = Number(libc().recv(this.fd, buf, buf.byteLength, MSG_TRUNC | MSG_DONTWAIT));
+      if (n >= 0) {
+        if (n > buf.byteLength) throw new Error(`netlink recv: datagram of ${n} bytes does not fit in ${buf.byteLength}`);
+        return n;
+      }
+      const e = errno();
+      if (e === EINTR) continue;
+      if (e === EAGAIN) return null;
+      throw new NetlinkSyscallError("netlink recv", e);
+    }
+  }
+
+  /** setsockopt with an int value (NETLINK_ADD_MEMBERSHIP, SO_RCVBUF…). */
+  setOption(level: number, name: number, value: number): void {
+    const v = new Int32Array([value]);
+    if (libc().setsockopt(this.fd, level, name, v, 4) < 0) throw new NetlinkSyscallError(`setsockopt(${level}, ${name})`, errno());
+  }
+
+  /**
+   * ioctl(fd, request, &ifreq) with ifr_name = `ifname` and ifr_data pointing at `data`
+   * (SIOCETHTOOL and the like), in the socket's network namespace. `data` is read and written
+   * in place by the kernel.
+   */
+  ifreqIoctl(request: number, ifname: string, data: Uint8Array): void {
+    const name = new TextEncoder().encode(ifname);
+    if (name.byteLength >= IFNAMSIZ) throw new Error(`interface name too long: ${ifname}`);
+    const ifr = new Uint8Array(IFREQ_SIZE);
+    ifr.set(name, 0);
+    new DataView(ifr.buffer).setBigUint64(IFNAMSIZ, BigInt(ptr(data)), true);
+    if (libc().ioctl(this.fd, request, ifr) < 0) throw new NetlinkSyscallError(`ioctl(${ifname}, 0x${request.toString(16)})`, errno());
   }
 
   close(): void {

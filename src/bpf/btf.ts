@@ -199,6 +199,11 @@ export function vmlinuxEnum(enumName: string): Map<number, string> {
   return m;
 }
 
+/** True when the running kernel's BTF has a typed tracepoint `name` (its btf_trace_<name> typedef). */
+export function vmlinuxHasTracepoint(name: string): boolean {
+  return withVmlinuxBtf((btf) => libbpf().btf__find_by_name_kind(btf as unknown as Pointer, `btf_trace_${name}`, BTF_KIND.TYPEDEF) > 0);
+}
+
 /** Struct layout from the running kernel's BTF. */
 export function vmlinuxStructLayout(structName: string): Map<string, FieldLayout> {
   return withVmlinuxBtf((btf) => structLayoutOf(btf, structName));

@@ -315,7 +315,8 @@ const WAITER = "ring-waiter.worker";
  * common root of all entrypoints: bpf/… for `src/main.ts`, src/bpf/… for tests/e2e/test-entry.ts.
  * So look it up there rather than guessing.
  */
-function waiterEntry(): string {
+/** The waiter thread's entry file (beside this module from source; wherever the extra --compile entrypoint landed in a binary). */
+export function waiterEntry(): string {
   const here = new URL(`./${WAITER}.ts`, import.meta.url).href;
   const dir = import.meta.dir;
   if (!dir.startsWith("/$bunfs/")) return here;

@@ -60,7 +60,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     ExcludedContainerQos: key.strings([]),
     ExcludedHostNetnamespace: key.bool(true),
   }, { pending: true }),
-  section("EventTracing.Netdev", { DeviceList: key.strings([]) }, { pending: true }),
   section("MetricCollector.AscendNPU", {
     EnableDCMI: key.bool(true),
     EnablePCIe: key.bool(false),

@@ -18,8 +18,11 @@ import { memoryReclaimProbe } from "./memory_reclaim/index.ts";
 import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
+import { netdevBondingLacpProbe } from "./netdev_bonding_lacp/index.ts";
 import { netdevDcbProbe } from "./netdev_dcb/index.ts";
+import { netdevEventsProbe } from "./netdev_events/index.ts";
 import { netdevQdiscProbe } from "./netdev_qdisc/index.ts";
+import { netdevTxqueueTimeoutProbe } from "./netdev_txqueue_timeout/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
 import { oomProbe } from "./oom/index.ts";
 import { rasProbe } from "./ras/index.ts";
@@ -48,5 +51,5 @@ export const probeTable: readonly ProbeDefinition[] = [
   tcpsummaryProbe,
   // HUATUO event tracers
   dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
-  rasProbe, softlockupProbe,
+  rasProbe, softlockupProbe, netdevEventsProbe, netdevTxqueueTimeoutProbe, netdevBondingLacpProbe,
 ];

@@ -6,8 +6,7 @@
 // (per its BTF) is an optional program; with none the probe is unsupported. MCE threshold events
 // are saved at most once per MceThrBackoff seconds; the counter counts every one.
 import objectPath from "../../../build/bpf/ras.bpf.o" with { type: "file" };
-import { BTF_KIND, libbpf } from "../../../ffi/libbpf.ts";
-import { withVmlinuxBtf } from "../../bpf/btf.ts";
+import { vmlinuxHasTracepoint } from "../../bpf/btf.ts";
 import { monotonicToEpochMs } from "../../bpf/clock.ts";
 import { lookupPerCpuArraySums } from "../../bpf/maps.ts";
 import type { BpfObject, ProgramGroup } from "../../bpf/object.ts";
@@ -43,7 +42,7 @@ const DEFAULT_THR_BACKOFF_S = 1800;
 /** True when the running kernel's BTF has the tracepoint (typedef btf_trace_<name>). */
 export function kernelHasTracepoint(name: string): boolean {
   try {
-    return withVmlinuxBtf((btf) => libbpf().btf__find_by_name_kind(btf as never, `btf_trace_${name}`, BTF_KIND.TYPEDEF) > 0);
+    return vmlinuxHasTracepoint(name);
   } catch {
     return false; // no kernel BTF: no tp_btf either
   }
