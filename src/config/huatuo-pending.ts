@@ -53,13 +53,6 @@ export const PENDING_SECTIONS: readonly SectionSpec<unknown>[] = [
     SlidingWindowLength: key.int(60, 0),
     DumpProcessMaxNum: key.int(10, 0),
   }, { pending: true }),
-  section("EventTracing.NetRxLatency", {
-    Driver2NetRx: key.int(5, 1),
-    Driver2TCP: key.int(10, 1),
-    Driver2Userspace: key.int(115, 1),
-    ExcludedContainerQos: key.strings([]),
-    ExcludedHostNetnamespace: key.bool(true),
-  }, { pending: true }),
   section("MetricCollector.AscendNPU", {
     EnableDCMI: key.bool(true),
     EnablePCIe: key.bool(false),

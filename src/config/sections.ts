@@ -2,6 +2,7 @@
 // HUATUO's global sections with the configuration guide's defaults, HUATUO's code-side names as
 // aliases, and kpulse's own `[Kpulse]` section.
 import { parseListenAddress } from "../util/listen.ts";
+import { localDirProblem, pidFileProblem } from "../storage/dir-check.ts";
 import type { LoadedConfig } from "./load.ts";
 import { key, section, type Compat, type SectionSpec } from "./spec.ts";
 
@@ -61,8 +62,11 @@ export function defaultLocalFilePath(compat: Compat): string {
 }
 
 export const STORAGE_LOCALFILE = section("Storage.LocalFile", {
-  /** Directory; empty disables the local-file sink. */
-  Path: key.string(defaultLocalFilePath),
+  /**
+   * Directory; empty disables the local-file sink. Checked where the config is loaded (so by
+   * `kpulse check` on the host): a file, a directory this user cannot write, /proc or /sys are refused.
+   */
+  Path: key.string(defaultLocalFilePath, { check: localDirProblem }),
   /** MiB per file before rotation. */
   RotationSize: key.int(100, 1, { aliases: ["Storage.LocalFile.RotationSizeMiB"] }),
   /** Rotated files kept per tracer. */
@@ -97,6 +101,11 @@ export const KPULSE = section("Kpulse", {
    * the agent's lifetime; every program run then pays two clock reads).
    */
   BpfProgramStats: key.bool(true),
+  /**
+   * The instance lock (flock'd pidfile): "" = `<Storage.LocalFile.Path>/kpulse.pid` (none when
+   * local files are off). A second agent finding it locked refuses to start.
+   */
+  PidFile: key.string("", { check: (v) => (v === "" ? undefined : pidFileProblem(v)) }),
   ListenAddress: key.string(DEFAULT_LISTEN_ADDRESS, {
     aliases: ["HTTPServer.ListenAddress"],
     check: (v) =>
@@ -106,7 +115,7 @@ export const KPULSE = section("Kpulse", {
 
 /** Known-issue tables shared by every autotracing / event tracer. */
 export const AUTOTRACING = section("AutoTracing", { IssuesList: key.pairs() }, { pending: true });
-export const EVENTTRACING = section("EventTracing", { IssuesList: key.pairs() }, { pending: true });
+export const EVENTTRACING = section("EventTracing", { IssuesList: key.pairs() });
 
 export const GLOBAL_SECTIONS: readonly SectionSpec<unknown>[] = [
   ROOT, LOG, RUNTIME_CGROUP, HTTP_SERVER, TASKS, STORAGE_ES, STORAGE_LOCALFILE, POD, EVENTS_WATCH, KPULSE,

@@ -3,6 +3,7 @@
 // <ns>_probe_up. Probes load one after another, yielding to the event loop between them, so the
 // HTTP server answers while they load; `settled` resolves once every probe has an outcome.
 import type { LoadedConfig } from "../config/load.ts";
+import { AUTOTRACING, EVENTTRACING } from "../config/sections.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
 import type { SampleGroup } from "../metrics/exposition.ts";
@@ -71,6 +72,8 @@ export class ProbeManager {
         config: def.config ? this.deps.config.get(def.config) : {},
         procfs: this.deps.procfs,
         log,
+        issuesList: def.kind === "event" ? this.deps.config.get(EVENTTRACING).IssuesList
+          : def.kind === "autotracing" ? this.deps.config.get(AUTOTRACING).IssuesList : undefined,
         // Stamp the name on the probe's own (fresh) object: no copy per event.
         emit: (ev) => {
           (ev as ProbeEvent).tracerName = tracerName;

@@ -11,12 +11,14 @@ import { hungtaskProbe } from "./hungtask/index.ts";
 import { ioProbe } from "./io/index.ts";
 import { ipProbe } from "./ip/index.ts";
 import { ipvsProbe } from "./ipvs/index.ts";
+import { kernelLatencyProbe } from "./kernellatency/index.ts";
 import { loadavgProbe } from "./loadavg/index.ts";
 import { memoryBuddyinfoProbe } from "./memory_buddyinfo/index.ts";
 import { memoryEventsProbe } from "./memory_events/index.ts";
 import { memoryReclaimProbe } from "./memory_reclaim/index.ts";
 import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
+import { netRxLatencyProbe } from "./net_rx_latency/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
 import { netdevBondingLacpProbe } from "./netdev_bonding_lacp/index.ts";
 import { netdevDcbProbe } from "./netdev_dcb/index.ts";
@@ -28,6 +30,7 @@ import { oomProbe } from "./oom/index.ts";
 import { rasProbe } from "./ras/index.ts";
 import { schedTickProbe } from "./sched_tick/index.ts";
 import { sockProbe } from "./sock/index.ts";
+import { socketLatencyProbe } from "./socketlatency/index.ts";
 import { sockstatProbe } from "./sockstat/index.ts";
 import { softirqProbe } from "./softirq/index.ts";
 import { softirqTracingProbe } from "./softirq_tracing/index.ts";
@@ -51,5 +54,7 @@ export const probeTable: readonly ProbeDefinition[] = [
   tcpsummaryProbe,
   // HUATUO event tracers
   dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
-  rasProbe, softlockupProbe, netdevEventsProbe, netdevTxqueueTimeoutProbe, netdevBondingLacpProbe,
+  rasProbe, softlockupProbe, netdevEventsProbe, netdevTxqueueTimeoutProbe, netdevBondingLacpProbe, netRxLatencyProbe,
+  // KubeSkoop's BPF probes
+  socketLatencyProbe, kernelLatencyProbe,
 ];

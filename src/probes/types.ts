@@ -19,6 +19,12 @@ export interface ProbeContext<C> {
   log: Logger;
   /** Hand a fresh event object to the bus (the framework adds tracer_name to it). Never blocks. */
   emit(event: ProbeEmission): void;
+  /**
+   * HUATUO's known-issue list for this kind of probe (`[EventTracing] IssuesList` for events,
+   * `[AutoTracing] IssuesList` for autotracing): [name, regex] pairs matched against an event's
+   * title. Absent when the caller has none (tests).
+   */
+  issuesList?: readonly (readonly [string, string])[];
 }
 
 export interface ProbeInstance {
