@@ -73,7 +73,7 @@ run: deps build/kpulse
 check: deps $(BPF_OBJS)
 	./node_modules/.bin/tsc --noEmit -p .
 
-TEST_TOOLS := build/tools/udp-flood
+TEST_TOOLS := build/tools/udp-flood build/tools/tcpreset
 
 test: deps build/kpulse build/kpulse-test $(TEST_BPF_OBJS) $(TEST_TOOLS)
 	./node_modules/.bin/tsc --noEmit -p .

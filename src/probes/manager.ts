@@ -109,7 +109,7 @@ export class ProbeManager {
         const began = performance.now();
         let ok = 1;
         try {
-          groups.push({ prefix: e.def.name, samples: await inst.collect() });
+          groups.push({ prefix: e.def.name, samples: [...(await inst.collect()), ...(inst.histograms?.() ?? [])] });
         } catch (err) {
           ok = 0;
           this.deps.log.warn("collect failed", { probe: e.def.name, err: errorText(err) });

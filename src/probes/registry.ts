@@ -19,12 +19,14 @@ import { memoryReclaimProbe } from "./memory_reclaim/index.ts";
 import { memoryVmstatProbe } from "./memory_vmstat/index.ts";
 import { mountpointPermProbe } from "./mountpoint_perm/index.ts";
 import { netRxLatencyProbe } from "./net_rx_latency/index.ts";
+import { netSoftirqProbe } from "./net_softirq/index.ts";
 import { netdevProbe } from "./netdev/index.ts";
 import { netdevBondingLacpProbe } from "./netdev_bonding_lacp/index.ts";
 import { netdevDcbProbe } from "./netdev_dcb/index.ts";
 import { netdevEventsProbe } from "./netdev_events/index.ts";
 import { netdevQdiscProbe } from "./netdev_qdisc/index.ts";
 import { netdevTxqueueTimeoutProbe } from "./netdev_txqueue_timeout/index.ts";
+import { netiftxlatencyProbe } from "./netiftxlatency/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
 import { oomProbe } from "./oom/index.ts";
 import { rasProbe } from "./ras/index.ts";
@@ -40,6 +42,7 @@ import { tcpProbe } from "./tcp/index.ts";
 import { tcpMemoryProbe } from "./tcp_memory/index.ts";
 import { tcpRetransmitProbe } from "./tcp_retransmit/index.ts";
 import { tcpextProbe } from "./tcpext/index.ts";
+import { tcpresetProbe } from "./tcpreset/index.ts";
 import { tcpsummaryProbe } from "./tcpsummary/index.ts";
 import { udpProbe } from "./udp/index.ts";
 import type { ProbeDefinition } from "./types.ts";
@@ -56,5 +59,5 @@ export const probeTable: readonly ProbeDefinition[] = [
   dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
   rasProbe, softlockupProbe, netdevEventsProbe, netdevTxqueueTimeoutProbe, netdevBondingLacpProbe, netRxLatencyProbe,
   // KubeSkoop's BPF probes
-  socketLatencyProbe, kernelLatencyProbe,
+  socketLatencyProbe, kernelLatencyProbe, tcpresetProbe, netiftxlatencyProbe, netSoftirqProbe,
 ];

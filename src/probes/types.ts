@@ -4,7 +4,7 @@
 import type { SectionSpec } from "../config/spec.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
-import type { Sample } from "../metrics/sample.ts";
+import type { HistogramSample, Sample } from "../metrics/sample.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 
 export type ProbeKind = "metric" | "event" | "autotracing";
@@ -30,6 +30,8 @@ export interface ProbeContext<C> {
 export interface ProbeInstance {
   /** Metric probes: read on every scrape. Throwing marks this scrape failed for the probe only. */
   collect?(): Promise<Sample[]> | Sample[];
+  /** Histograms of the probe, read on the same scrape as collect() (kept apart so collect stays scalar). */
+  histograms?(): HistogramSample[];
   stop(): Promise<void> | void;
 }
 

@@ -7,8 +7,7 @@
 import objectPath from "../../../build/bpf/kernellatency.bpf.o" with { type: "file" };
 import { key, section } from "../../config/spec.ts";
 import { defineBpfEventProbe } from "../kit/bpf-events.ts";
-import type { MapSeries } from "../kit/bpf-maps.ts";
-import { netnsLabel, withMapSeries } from "../socketlatency/with-counters.ts";
+import { netnsLabel, type MapSeries } from "../kit/bpf-maps.ts";
 import { decodeKernelLatency, KERNELLATENCY_FIELDS } from "./decode.ts";
 
 export const KERNEL_LATENCY_CONFIG = section("EventTracing.KernelLatency", {
@@ -33,29 +32,25 @@ export const KERNEL_LATENCY_SERIES: readonly MapSeries[] = [
 
 const ms = (v: number) => BigInt(v) * 1_000_000n;
 
-export const kernelLatencyProbe = withMapSeries(
-  (onLoad) =>
-    defineBpfEventProbe({
-      name: "kernellatency",
-      source: "bpf tp_btf/netif_receive_skb, tp_btf/tcp_probe, tp_btf/net_dev_queue, tp_btf/net_dev_start_xmit (fallback: raw_tp/*)",
-      defaultEnabled: true,
-      config: KERNEL_LATENCY_CONFIG,
-      object: objectPath,
-      ring: "kernellatency_events",
-      struct: "kernellatency_event",
-      fields: KERNELLATENCY_FIELDS,
-      programs: [
-        { alternatives: ["klat_netif_receive_skb_btf", "klat_netif_receive_skb_raw"] },
-        { alternatives: ["klat_tcp_probe_btf", "klat_tcp_probe_raw"] },
-        { alternatives: ["klat_net_dev_queue_btf", "klat_net_dev_queue_raw"] },
-        { alternatives: ["klat_net_dev_start_xmit_btf", "klat_net_dev_start_xmit_raw"] },
-      ],
-      rateLimitKey: "MaxEventsPerSecond",
-      rodata: ({ config }) => ({ rx_thresh_ns: ms(config.RxThreshold), tx_thresh_ns: ms(config.TxThreshold) }),
-      decoder({ offsets, object }) {
-        onLoad(object);
-        return (u8, dv, at) => decodeKernelLatency(offsets, u8, dv, at);
-      },
-    }),
-  KERNEL_LATENCY_SERIES,
-);
+export const kernelLatencyProbe = defineBpfEventProbe({
+  name: "kernellatency",
+  source: "bpf tp_btf/netif_receive_skb, tp_btf/tcp_probe, tp_btf/net_dev_queue, tp_btf/net_dev_start_xmit (fallback: raw_tp/*)",
+  defaultEnabled: true,
+  config: KERNEL_LATENCY_CONFIG,
+  object: objectPath,
+  ring: "kernellatency_events",
+  struct: "kernellatency_event",
+  fields: KERNELLATENCY_FIELDS,
+  programs: [
+    { alternatives: ["klat_netif_receive_skb_btf", "klat_netif_receive_skb_raw"] },
+    { alternatives: ["klat_tcp_probe_btf", "klat_tcp_probe_raw"] },
+    { alternatives: ["klat_net_dev_queue_btf", "klat_net_dev_queue_raw"] },
+    { alternatives: ["klat_net_dev_start_xmit_btf", "klat_net_dev_start_xmit_raw"] },
+  ],
+  rateLimitKey: "MaxEventsPerSecond",
+  rodata: ({ config }) => ({ rx_thresh_ns: ms(config.RxThreshold), tx_thresh_ns: ms(config.TxThreshold) }),
+  decoder({ offsets }) {
+    return (u8, dv, at) => decodeKernelLatency(offsets, u8, dv, at);
+  },
+  series: KERNEL_LATENCY_SERIES,
+});

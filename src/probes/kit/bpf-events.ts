@@ -10,9 +10,10 @@ import { BpfLoadError, BpfObject, type ProgramGroup } from "../../bpf/object.ts"
 import { sharedRingScheduler } from "../../bpf/ring-scheduler.ts";
 import type { Logger } from "../../log.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
-import type { Sample } from "../../metrics/sample.ts";
+import type { HistogramSample, MetricSample, Sample } from "../../metrics/sample.ts";
 import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition, type ProbeInstance, type ProbeKind } from "../types.ts";
 import type { SectionSpec } from "../../config/spec.ts";
+import { readSeries, type MapSeries } from "./bpf-maps.ts";
 import { resolveLayout, u64, type FieldSizes, type Offsets } from "./decoders.ts";
 
 type NumericKeys<C> = { [K in keyof C]: C[K] extends number ? K : never }[keyof C];
@@ -57,6 +58,13 @@ export interface BpfEventProbeSpec<C, F extends FieldSizes> {
   /** Further `.rodata` constants (thresholds, filters) from the config. */
   rodata?(env: ProbeEnv<C>): Record<string, number | bigint | boolean>;
   maxEntries?: Record<string, number>;
+  /** Counters or gauges the object keeps in maps, read on every scrape (map-metric kit series). */
+  series?: readonly MapSeries[];
+  /**
+   * Samples of the probe's own, besides the kit's outcome counters (histograms included): built
+   * once the object is loaded (a throw fails the load), called on every scrape.
+   */
+  samples?(env: DecoderEnv<C, F>): () => MetricSample[];
   /** Work before load (e.g. warm a symbol index) and the decoder, built once the object is loaded. */
   decoder(env: DecoderEnv<C, F>): RecordDecoder;
 }
@@ -130,7 +138,10 @@ async function startBpfEventProbe<C, F extends FieldSizes>(ctx: ProbeContext<C>,
     const recordSize = obj.structSize(spec.struct);
     const labels = outcomeLabels(obj);
     const outcomes = obj.map("kpulse_outcomes");
-    const decode = spec.decoder({ ...env, offsets, object: obj });
+    const decoderEnv: DecoderEnv<C, F> = { ...env, offsets, object: obj };
+    const decode = spec.decoder(decoderEnv);
+    for (const sr of spec.series ?? []) obj.map(sr.map); // a missing map fails the load, not every scrape
+    const ownSamples = spec.samples?.(decoderEnv);
     const tsAt = (offsets as Record<string, number>).ts_ns;
     let userFiltered = 0;
     let shortRecords = 0;
@@ -169,7 +180,12 @@ async function startBpfEventProbe<C, F extends FieldSizes>(ctx: ProbeContext<C>,
           { name: "events_total", help: EVENTS_HELP, type: "counter", value: consumer?.handlerErrors ?? 0, labels: { outcome: "decode_error" } },
           { name: "events_total", help: EVENTS_HELP, type: "counter", value: userFiltered, labels: { outcome: "user_filtered" } },
         );
+        for (const sr of spec.series ?? []) samples.push(...readSeries(obj, sr));
+        if (ownSamples) for (const s of ownSamples()) if (s.type !== "histogram") samples.push(s);
         return samples;
+      },
+      histograms(): HistogramSample[] {
+        return ownSamples ? (ownSamples().filter((s) => s.type === "histogram") as HistogramSample[]) : [];
       },
       stop() {
         consumer?.stop();

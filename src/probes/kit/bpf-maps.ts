@@ -47,6 +47,9 @@ export function indexLabel(label: string, names?: readonly string[]): (key: Data
   };
 }
 
+/** Labels of a map keyed by a network namespace's inode number (u32): `{ netns }`. */
+export const netnsLabel = (key: DataView): Record<string, string> => ({ netns: String(key.getUint32(0, true)) });
+
 /** Value of `slot` (a u64) for entry `i` of a batch read, summed over CPUs for per-CPU maps. */
 export function entryValue(map: BpfMap, values: Uint8Array, i: number, slot = 0): number {
   if (!isPerCpu(map)) {

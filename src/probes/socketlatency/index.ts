@@ -7,9 +7,8 @@
 import objectPath from "../../../build/bpf/socketlatency.bpf.o" with { type: "file" };
 import { key, section } from "../../config/spec.ts";
 import { defineBpfEventProbe } from "../kit/bpf-events.ts";
-import type { MapSeries } from "../kit/bpf-maps.ts";
+import { netnsLabel, type MapSeries } from "../kit/bpf-maps.ts";
 import { decodeSocketLatency, SOCKETLATENCY_FIELDS } from "./decode.ts";
-import { netnsLabel, withMapSeries } from "./with-counters.ts";
 
 export const SOCKET_LATENCY_CONFIG = section("EventTracing.SocketLatency", {
   /** ms data may wait unread before a SOCKETLAT_READSLOW event (KubeSkoop: 100). */
@@ -33,30 +32,26 @@ export const SOCKET_LATENCY_SERIES: readonly MapSeries[] = [
 
 const ms = (v: number) => BigInt(v) * 1_000_000n;
 
-export const socketLatencyProbe = withMapSeries(
-  (onLoad) =>
-    defineBpfEventProbe({
-      name: "socketlatency",
-      source: "bpf tp_btf/sk_data_ready, tp_btf/sock_recv_length, tp_btf/sock_send_length, tp_btf/net_dev_queue, tp_btf/inet_sock_set_state (fallback: raw_tp/*)",
-      defaultEnabled: true,
-      config: SOCKET_LATENCY_CONFIG,
-      object: objectPath,
-      ring: "socketlatency_events",
-      struct: "socketlatency_event",
-      fields: SOCKETLATENCY_FIELDS,
-      programs: [
-        { alternatives: ["socklat_data_ready_btf", "socklat_data_ready_raw"] },
-        { alternatives: ["socklat_recv_btf", "socklat_recv_raw"] },
-        { alternatives: ["socklat_send_btf", "socklat_send_raw"] },
-        { alternatives: ["socklat_dev_queue_btf", "socklat_dev_queue_raw"] },
-        { alternatives: ["socklat_state_btf", "socklat_state_raw"] },
-      ],
-      rateLimitKey: "MaxEventsPerSecond",
-      rodata: ({ config }) => ({ read_thresh_ns: ms(config.ReadThreshold), send_thresh_ns: ms(config.SendThreshold) }),
-      decoder({ offsets, object }) {
-        onLoad(object);
-        return (u8, dv, at) => decodeSocketLatency(offsets, u8, dv, at);
-      },
-    }),
-  SOCKET_LATENCY_SERIES,
-);
+export const socketLatencyProbe = defineBpfEventProbe({
+  name: "socketlatency",
+  source: "bpf tp_btf/sk_data_ready, tp_btf/sock_recv_length, tp_btf/sock_send_length, tp_btf/net_dev_queue, tp_btf/inet_sock_set_state (fallback: raw_tp/*)",
+  defaultEnabled: true,
+  config: SOCKET_LATENCY_CONFIG,
+  object: objectPath,
+  ring: "socketlatency_events",
+  struct: "socketlatency_event",
+  fields: SOCKETLATENCY_FIELDS,
+  programs: [
+    { alternatives: ["socklat_data_ready_btf", "socklat_data_ready_raw"] },
+    { alternatives: ["socklat_recv_btf", "socklat_recv_raw"] },
+    { alternatives: ["socklat_send_btf", "socklat_send_raw"] },
+    { alternatives: ["socklat_dev_queue_btf", "socklat_dev_queue_raw"] },
+    { alternatives: ["socklat_state_btf", "socklat_state_raw"] },
+  ],
+  rateLimitKey: "MaxEventsPerSecond",
+  rodata: ({ config }) => ({ read_thresh_ns: ms(config.ReadThreshold), send_thresh_ns: ms(config.SendThreshold) }),
+  decoder({ offsets }) {
+    return (u8, dv, at) => decodeSocketLatency(offsets, u8, dv, at);
+  },
+  series: SOCKET_LATENCY_SERIES,
+});
