@@ -1,7 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * dropwatch: one event per dropped skb (skb:kfree_skb), with the drop reason, the
- * flow, the socket state, the device and the kernel stack.
+ * dropwatch: every skb the kernel drops (skb:kfree_skb), with the drop reason, the flow, the
+ * socket state, the device and the kernel stack. One program serves two probes: dropwatch
+ * (HUATUO's events) and packetloss (KubeSkoop's per-location counters and events) read the same
+ * object, so the tracepoint is attached once.
+ *
+ * For every drop, before anything is reserved:
+ *   1. dropwatch_drops[reason]++            (per-reason counter, never rate-limited or filtered)
+ *   2. packetloss_counts[location class]++  (and [PACKETLOSS_TOTAL])
+ *   3. ordinary drops (the policy in dropwatch_cfg / dropwatch_reason_policy, written by user
+ *      space) are counted as `filtered` and end here: they use neither the rate limit nor the ring;
+ *   4. the rate limit (dropwatch_cfg.max_events_per_sec), then one ring record.
+ *
+ * A drop on a listening socket whose accept queue is full (or a SYN while its SYN queue is full)
+ * is never ordinary: those are HUATUO's listen_overflow / syn_flood drops.
  *
  * Three entry points for the same tracepoint, tried in this order by the loader:
  *   tp_btf with rx_sk (6.11+), tp_btf without it, and the classic tracepoint
@@ -21,27 +33,237 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_TCP 6
 #define IPPROTO_UDP 17
-
-/* [start, end) of neigh_invalidate, from kallsyms; both 0 disables the filter. */
-const volatile __u64 exclude_loc_start = 0;
-const volatile __u64 exclude_loc_end = 0;
+#define TCP_STATE_TIME_WAIT 6
+#define TCP_STATE_LISTEN 10
+#define TCP_STATE_NEW_SYN_RECV 12
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 * 1024 * 1024);
 } dropwatch_events SEC(".maps");
 
-/* Keeps struct dropwatch_event in the object's BTF for the TypeScript decoder. */
+/* The policy and location ranges; one entry, written by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dropwatch_config);
+} dropwatch_cfg SEC(".maps");
+
+/* Per reason: DROPWATCH_POLICY_* bits (see dropwatch.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, DROPWATCH_MAX_REASONS);
+	__type(key, __u32);
+	__type(value, __u32);
+} dropwatch_reason_policy SEC(".maps");
+
+/* Drops by reason (the raw enum skb_drop_reason value), every drop. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, DROPWATCH_MAX_COUNTED_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropwatch_drops SEC(".maps");
+
+/* KubeSkoop's packetloss counters, indexed by enum packetloss_location. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PACKETLOSS_LOCATION_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} packetloss_counts SEC(".maps");
+
+/* Keep the shared layouts and enums in the object's BTF for the TypeScript side. */
 const struct dropwatch_event *dropwatch_event_layout __attribute__((unused));
+const struct dropwatch_config *dropwatch_config_layout __attribute__((unused));
+const enum packetloss_location *packetloss_location_names __attribute__((unused));
+
+/*
+ * kpulse_common.h's fixed-window limiter, with the limit read from the config map instead of
+ * .rodata: the object is shared, and dropwatch's section may be applied after another probe
+ * loaded it. Same window variables, same semantics.
+ */
+static __always_inline bool dropwatch_ratelimit_allows(__u64 now, __u64 limit)
+{
+	__u64 start;
+
+	if (!limit)
+		return true;
+	start = kpulse_window_start_ns;
+	if (now - start >= 1000000000ULL) {
+		if (__sync_val_compare_and_swap(&kpulse_window_start_ns, start, now) == start)
+			kpulse_window_count = 0;
+	}
+	return __sync_fetch_and_add(&kpulse_window_count, 1) < limit;
+}
+
+static __always_inline void count_reason(__u32 reason)
+{
+	__u64 one = 1, *v = bpf_map_lookup_elem(&dropwatch_drops, &reason);
+
+	if (v)
+		*v += 1;
+	else
+		bpf_map_update_elem(&dropwatch_drops, &reason, &one, BPF_NOEXIST);
+	/* a full map or a racing insert loses this one count (per-CPU values: no atomics needed) */
+}
+
+static __always_inline void count_packetloss(__u32 where)
+{
+	__u32 total = PACKETLOSS_TOTAL;
+	__u64 *v = bpf_map_lookup_elem(&packetloss_counts, &total);
+
+	if (v)
+		*v += 1;
+	if (where == PACKETLOSS_TOTAL)
+		return;
+	v = bpf_map_lookup_elem(&packetloss_counts, &where);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool in_ranges(const struct dropwatch_range *r, __u32 n, __u64 location, __u32 *hit)
+{
+	bool found = false;
+
+	/* unrolled, without an early exit: kernels before 5.3 (the tracepoint fallback) refuse loops */
+#pragma unroll
+	for (__u32 i = 0; i < DROPWATCH_MAX_RANGES; i++) {
+		if (!found && i < n && location >= r[i].start && location < r[i].end) {
+			found = true;
+			*hit = i;
+		}
+	}
+	return found;
+}
+
+/* Offset of the transport header, or 0 when the skb has no IPv4/IPv6 header we can read. */
+static __always_inline __u16 transport_offset(struct sk_buff *skb, unsigned char *head, __u16 eth_proto, __u8 *l4)
+{
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+
+	if (nh == (__u16)~0U)
+		return 0;
+	if (eth_proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return 0;
+		*l4 = ip.protocol;
+		/* transport_header is not set yet on some early drops: derive it */
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + ip.ihl * 4;
+		return th;
+	}
+	if (eth_proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return 0;
+		*l4 = ip6.nexthdr;
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + sizeof(struct ipv6hdr);
+		return th;
+	}
+	return 0;
+}
+
+/* The TCP flags of the skb's segment, or -1 when it holds no TCP segment we can read. */
+static __always_inline int skb_tcp_flags(struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u8 l4 = 0, flags = 0;
+	__u16 th = transport_offset(skb, head, bpf_ntohs(BPF_CORE_READ(skb, protocol)), &l4);
+
+	if (!th || l4 != IPPROTO_TCP)
+		return -1;
+	if (bpf_probe_read_kernel(&flags, 1, head + th + 13))
+		return -1;
+	return flags;
+}
+
+/* A SYN without ACK (for the listener checks before anything is reserved). */
+static __always_inline bool skb_is_syn(struct sk_buff *skb)
+{
+	int flags = skb_tcp_flags(skb);
+
+	return flags >= 0 && (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+}
+
+/* A TCP segment other than a SYN: with no socket, a late segment of a forgotten connection. */
+static __always_inline bool skb_is_stray_tcp(struct sk_buff *skb)
+{
+	int flags = skb_tcp_flags(skb);
+
+	return flags >= 0 && (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != TCP_FLAG_SYN;
+}
+
+/*
+ * A listener whose accept queue is full, or a SYN to one whose SYN queue is full: the drops
+ * HUATUO types listen_overflow_handshake1/3 and syn_flood (decode.ts dropType, same tests).
+ */
+static __always_inline bool listener_overflowing(struct sock *sk, struct sk_buff *skb)
+{
+	__u32 max = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	struct inet_connection_sock *icsk = (void *)sk;
+
+	if (BPF_CORE_READ(sk, sk_ack_backlog) > max)
+		return true;
+	return (__u32)BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter) >= max && skb_is_syn(skb);
+}
+
+/* True when the drop is ordinary: counted, never an event. */
+static __always_inline bool is_ordinary(const struct dropwatch_config *cfg, struct sk_buff *skb,
+					struct sock *sk, __u8 state, __u64 location, __u32 reason)
+{
+	bool ordinary = false;
+	__u32 hit;
+
+	if (in_ranges(cfg->count_only, cfg->nr_count_only, location, &hit)) {
+		ordinary = true;
+	} else if (reason < DROPWATCH_MAX_REASONS) {
+		__u32 *policy = bpf_map_lookup_elem(&dropwatch_reason_policy, &reason);
+
+		if (policy) {
+			__u32 bits = *policy;
+
+			if (bits & DROPWATCH_POLICY_ALWAYS)
+				ordinary = true;
+			else if (sk && state && state < 31)
+				ordinary = bits & (1U << state);
+			else if (!sk && (bits & DROPWATCH_POLICY_STRAY))
+				ordinary = skb_is_stray_tcp(skb);
+		}
+	}
+	if (ordinary && sk && state == TCP_STATE_LISTEN && listener_overflowing(sk, skb))
+		return false;
+	return ordinary;
+}
+
+static __always_inline __u32 packetloss_location(const struct dropwatch_config *cfg, __u64 location,
+						 __u32 reason, bool ordinary)
+{
+	__u32 hit = 0;
+
+	if (cfg->netfilter_reason && reason == cfg->netfilter_reason)
+		return PACKETLOSS_NETFILTER;
+	if (in_ranges(cfg->packetloss, cfg->nr_packetloss, location, &hit) && hit < DROPWATCH_MAX_RANGES)
+		return cfg->packetloss_class[hit];
+	return ordinary ? PACKETLOSS_TOTAL : PACKETLOSS_ABNORMAL;
+}
 
 static __always_inline void read_packet(struct dropwatch_event *e, struct sk_buff *skb)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
 	__u8 l4 = 0;
+	__u16 th = transport_offset(skb, head, e->eth_proto, &l4);
 
-	if (nh == (__u16)~0U)
+	if (!th)
 		return;
 	if (e->eth_proto == ETH_P_IP) {
 		struct iphdr ip;
@@ -49,25 +271,16 @@ static __always_inline void read_packet(struct dropwatch_event *e, struct sk_buf
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return;
 		e->family = 4;
-		l4 = ip.protocol;
 		__builtin_memcpy(e->saddr, &ip.saddr, 4);
 		__builtin_memcpy(e->daddr, &ip.daddr, 4);
-		/* transport_header is not set yet on some early drops: derive it */
-		if (th == (__u16)~0U || th <= nh)
-			th = nh + ip.ihl * 4;
-	} else if (e->eth_proto == ETH_P_IPV6) {
+	} else {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return;
 		e->family = 6;
-		l4 = ip6.nexthdr;
 		bpf_probe_read_kernel(e->saddr, 16, &ip6.saddr);
 		bpf_probe_read_kernel(e->daddr, 16, &ip6.daddr);
-		if (th == (__u16)~0U || th <= nh)
-			th = nh + sizeof(struct ipv6hdr);
-	} else {
-		return;
 	}
 	e->l4_proto = l4;
 	if (l4 == IPPROTO_TCP) {
@@ -90,14 +303,19 @@ static __always_inline void read_packet(struct dropwatch_event *e, struct sk_buf
 	}
 }
 
-static __always_inline void read_socket(struct dropwatch_event *e, struct sock *sk)
+static __always_inline void read_socket(struct dropwatch_event *e, struct sock *sk, __u8 state)
 {
+	/* TIME_WAIT and NEW_SYN_RECV sockets are mini sockets: only sock_common is there. */
+	bool full = state != TCP_STATE_TIME_WAIT && state != TCP_STATE_NEW_SYN_RECV;
+
 	if (!sk)
 		return;
-	e->sk_state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	e->sk_max_ack_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
-	e->sk_ack_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
-	if (e->sk_state == 10 /* TCP_LISTEN */) {
+	e->sk_state = state;
+	if (full) {
+		e->sk_max_ack_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		e->sk_ack_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+	}
+	if (state == TCP_STATE_LISTEN) {
 		struct inet_connection_sock *icsk = (void *)sk;
 
 		e->syn_qlen = BPF_CORE_READ(icsk, icsk_accept_queue.qlen.counter);
@@ -113,7 +331,7 @@ static __always_inline void read_socket(struct dropwatch_event *e, struct sock *
 			bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
 			e->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 			e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-			e->l4_proto = BPF_CORE_READ(sk, sk_protocol);
+			e->l4_proto = full ? BPF_CORE_READ(sk, sk_protocol) : IPPROTO_TCP;
 		}
 	}
 }
@@ -144,17 +362,42 @@ static __always_inline void read_device(struct dropwatch_event *e, struct sk_buf
 static __always_inline int handle_drop(void *ctx, struct sk_buff *skb, __u64 location,
 				       __u32 reason, struct sock *rx_sk)
 {
+	const __u32 zero = 0;
+	struct dropwatch_config *cfg;
 	struct dropwatch_event *e;
 	struct sock *sk;
+	__u8 state = 0;
+	__u32 where;
+	bool ordinary;
 	__u64 now, id;
 
 	if (!skb)
 		return 0;
-	if (location >= exclude_loc_start && location < exclude_loc_end) {
+	cfg = bpf_map_lookup_elem(&dropwatch_cfg, &zero);
+	if (!cfg)
+		return 0;
+	count_reason(reason);
+
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk)
+		sk = rx_sk;
+	if (sk)
+		state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	ordinary = is_ordinary(cfg, skb, sk, state, location, reason);
+	where = packetloss_location(cfg, location, reason, ordinary);
+	count_packetloss(where);
+	if (ordinary) {
 		kpulse_count(KPULSE_FILTERED);
 		return 0;
 	}
+
 	now = bpf_ktime_get_ns();
+	if (!dropwatch_ratelimit_allows(now, cfg->max_events_per_sec)) {
+		kpulse_count(KPULSE_RATELIMITED);
+		return 0;
+	}
+	/* kpulse_max_events_per_sec stays 0: the limit above is the only one */
 	e = kpulse_reserve(&dropwatch_events, sizeof(*e), now);
 	if (!e)
 		return 0;
@@ -163,6 +406,7 @@ static __always_inline int handle_drop(void *ctx, struct sk_buff *skb, __u64 loc
 	e->skb_addr = (__u64)skb;
 	e->location = location;
 	e->reason = reason;
+	e->pl_location = where;
 	id = bpf_get_current_pid_tgid();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
@@ -171,11 +415,8 @@ static __always_inline int handle_drop(void *ctx, struct sk_buff *skb, __u64 loc
 	e->queue_mapping = BPF_CORE_READ(skb, queue_mapping);
 	e->eth_proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
 
-	sk = BPF_CORE_READ(skb, sk);
-	if (!sk)
-		sk = rx_sk;
 	read_packet(e, skb);
-	read_socket(e, sk);
+	read_socket(e, sk, state);
 	read_device(e, skb, sk);
 
 	long n = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);

@@ -29,6 +29,7 @@ import { netdevTxqueueTimeoutProbe } from "./netdev_txqueue_timeout/index.ts";
 import { netiftxlatencyProbe } from "./netiftxlatency/index.ts";
 import { netstatProbe } from "./netstat/index.ts";
 import { oomProbe } from "./oom/index.ts";
+import { packetlossProbe } from "./packetloss/index.ts";
 import { rasProbe } from "./ras/index.ts";
 import { schedTickProbe } from "./sched_tick/index.ts";
 import { sockProbe } from "./sock/index.ts";
@@ -56,7 +57,7 @@ export const probeTable: readonly ProbeDefinition[] = [
   tcpProbe, udpProbe, ipProbe, tcpextProbe, sockProbe, softnetProbe, conntrackProbe, ipvsProbe, fdProbe, ioProbe,
   tcpsummaryProbe,
   // HUATUO event tracers
-  dropwatchProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
+  dropwatchProbe, packetlossProbe, tcpRetransmitProbe, oomProbe, memoryReclaimProbe, hungtaskProbe, softirqTracingProbe, schedTickProbe,
   rasProbe, softlockupProbe, netdevEventsProbe, netdevTxqueueTimeoutProbe, netdevBondingLacpProbe, netRxLatencyProbe,
   // KubeSkoop's BPF probes
   socketLatencyProbe, kernelLatencyProbe, tcpresetProbe, netiftxlatencyProbe, netSoftirqProbe,

@@ -46,7 +46,8 @@ describe("defaults", () => {
     expect(d.get(STORAGE_ES)).toEqual({ Address: "", Username: "", Password: "", Index: "huatuo_bamai" });
     expect(d.get(STORAGE_LOCALFILE)).toEqual({ Path: "kpulse-local", RotationSize: 100, MaxRotation: 10 });
     expect(d.get(EVENTS_WATCH)).toEqual({ MaxClients: 100, KeepAliveInterval: 30 });
-    expect(d.get(DROPWATCH_CONFIG)).toEqual({ ExcludedNeighInvalidate: true, MaxEventsPerSecond: 100, Filter: "", ExcludeContainers: [] });
+    expect(d.get(DROPWATCH_CONFIG)).toMatchObject({ ExcludedNeighInvalidate: true, MaxEventsPerSecond: 100, Filter: "", ExcludeContainers: [] });
+    expect(d.get(DROPWATCH_CONFIG).CountOnlyReasons).toContain("QUEUE_PURGE"); // ordinary teardown is counted, not an event
     expect(d.get(NETDEV_CONFIG)).toEqual({ EnableNetlink: false, DeviceIncluded: "", DeviceExcluded: "" });
     expect(d.get(KPULSE).ListenAddress).toBe(":19704");
     expect(esEnabled(d)).toBe(false);

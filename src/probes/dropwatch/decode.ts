@@ -1,4 +1,6 @@
 // Turns one `struct dropwatch_event` ring record into HUATUO's dropwatch tracer_data.
+// `type` is HUATUO's classification (dropType below); bpf/dropwatch.bpf.c applies the same
+// listener tests (listener_overflowing) so that such drops are never filtered as ordinary.
 // Offsets come from the BTF of the object that was loaded (see bpf/include/dropwatch.h),
 // never from a hand-kept copy: DROPWATCH_FIELDS only states which fields we read and their
 // sizes, and the event-probe kit refuses an object that disagrees.
@@ -20,6 +22,8 @@ export type DropwatchOffsets = Offsets<typeof DROPWATCH_FIELDS>;
 
 export interface DecodeDeps {
   reasonName(reason: number): string;
+  /** The reason's group; default: dropReasonGroup(reasonName(reason)). */
+  reasonGroup?(reason: number): string;
   /** Kernel address as (high, low) 32-bit halves → "symbol+0xoff". */
   symbolize(hi: number, lo: number): string;
 }
@@ -44,6 +48,41 @@ export function dropType(reason: string, skState: number, tcpFlags: number, ackB
   return "common_drop";
 }
 
+/**
+ * The kernel's drop reasons grouped by the part of the stack that drops (HUATUO only groups
+ * hardware traps, by devlink trap group; kpulse groups the software reasons too). Ordered
+ * prefix rules over the name without SKB_DROP_REASON_; a reason no rule knows (a newer kernel's)
+ * is "other", a bare number (no name on this kernel) "unknown". Subsystem reasons (OVS,
+ * mac80211) are grouped by their subsystem before this is consulted (shared.ts).
+ */
+const REASON_GROUPS: readonly (readonly [RegExp, string])[] = [
+  [/^TCP_/, "tcp"],
+  [/^UDP_/, "udp"],
+  [/^ICMP_/, "icmp"],
+  [/^(NEIGH_|ARP_|IPV6_NDISC_)/, "neigh"],
+  [/^NETFILTER_/, "netfilter"],
+  [/^(XFRM_|PSP_)/, "xfrm"],
+  [/^(VXLAN_|TUNNEL_|IP_TUNNEL_)/, "tunnel"],
+  [/^(IP_|IPV6|PKT_TOO_BIG|DUP_FRAG|FRAG_|OTHERHOST|UNICAST_IN_L2_MULTICAST|INVALID_PROTO)/, "ip"],
+  [/^(NO_SOCKET|SOCKET_|PROTO_MEM|UNIX_|PACKET_SOCK_ERROR|SKB_UCOPY_FAULT|QUEUE_PURGE)/, "socket"],
+  [/^(QDISC_|CAKE_|FQ_|DUALPI2_)/, "qdisc"],
+  [/^TC_/, "tc"],
+  [/^(XDP|BPF_)/, "bpf"],
+  [/^BRIDGE_/, "bridge"],
+  [/^(CAN_|CANFD_|CANXL_)/, "can"],
+  [/^(DEV_|FULL_RING|CPU_BACKLOG|UNHANDLED_PROTO|MAC_|LOCAL_MAC|NO_TX_TARGET|TAP_|RECURSION_LIMIT)/, "device"],
+  [/^SECURITY_/, "security"],
+  [/^(NOT_SPECIFIED|NOT_DROPPED_YET|CONSUMED|NOMEM|PFMEMALLOC|SKB_|HDR_TRUNC|PKT_TOO_SMALL)/, "core"],
+];
+
+export function dropReasonGroup(reason: string): string {
+  if (/^\d+$/.test(reason)) return "unknown";
+  // "SKB_DROP_REASON_TCP_CSUM" → "TCP_CSUM"; the two that lack the prefix: SKB_NOT_DROPPED_YET, SKB_CONSUMED
+  const name = reason.replace(/^SKB_DROP_REASON_/, "").replace(/^SKB_(NOT_DROPPED_YET|CONSUMED)$/, "$1");
+  for (const [re, group] of REASON_GROUPS) if (re.test(name)) return group;
+  return "other";
+}
+
 // The four link states, built once (records share them; nothing mutates tracer_data).
 const NO_DEVICE: readonly string[] = [];
 const LINK_STATUS: readonly (readonly string[])[] = [
@@ -60,9 +99,11 @@ function linkStatus(flags: number, carrierOk: number, hasDevice: boolean): reado
 
 export class DropwatchDecoder {
   private readonly stacks: StackSymbolizer;
+  private readonly reasonGroup: (reason: number) => string;
 
   constructor(private readonly o: DropwatchOffsets, private readonly deps: DecodeDeps) {
     this.stacks = new StackSymbolizer(deps.symbolize);
+    this.reasonGroup = deps.reasonGroup ?? ((n) => dropReasonGroup(deps.reasonName(n)));
   }
 
   decode(u8: Uint8Array, dv: DataView, at: number): Record<string, unknown> {
@@ -73,7 +114,8 @@ export class DropwatchDecoder {
     const daddr = ipAddress(u8, at + o.daddr, family);
     const l4 = u8[at + o.l4_proto]!;
     const skState = u8[at + o.sk_state]!;
-    const reason = this.deps.reasonName(dv.getUint32(at + o.reason, true));
+    const reasonNumber = dv.getUint32(at + o.reason, true);
+    const reason = this.deps.reasonName(reasonNumber);
     const ifindex = dv.getUint32(at + o.ifindex, true);
     const isTcp = l4 === IPPROTO_TCP;
     const maxAckBacklog = dv.getUint32(at + o.sk_max_ack_backlog, true);
@@ -99,13 +141,15 @@ export class DropwatchDecoder {
       pkt_len: dv.getUint32(at + o.pkt_len, true),
       sk_state: skState ? tcpStateName(skState) : "",
       drop_reason: reason,
+      drop_reason_group: this.reasonGroup(reasonNumber),
       drop_location: locLo || locHi ? this.deps.symbolize(locHi, locLo) : "",
       stack: this.stacks.text(dv, at + o.stack, Math.min(dv.getUint32(at + o.stack_bytes, true), 8 * DROPWATCH_STACK_DEPTH)),
       netdev_queue_mapping: dv.getUint16(at + o.queue_mapping, true),
       netdev_linkstatus: linkStatus(dv.getUint32(at + o.dev_flags, true), u8[at + o.carrier_ok]!, ifindex !== 0),
       netdev_name: cString(u8, at + o.netdev, 16),
       netdev_ifindex: ifindex,
-      net_cookie: u64(dv, at + o.net_cookie),
+      // HUATUO's name (its guide's sample still says net_cookie); a number, as there
+      net_namespace_cookie: u64(dv, at + o.net_cookie),
       net_namespace_inum: dv.getUint32(at + o.netns_inum, true),
     };
   }

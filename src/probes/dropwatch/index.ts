@@ -1,55 +1,73 @@
-// dropwatch (event probe): every skb the kernel drops, from skb:kfree_skb, with the kernel's
-// own drop reason. Rate-limited in BPF (MaxEventsPerSecond); every suppressed or lost event is
-// counted in <ns>_dropwatch_events_total{outcome}.
-import dropwatchObjectPath from "../../../build/bpf/dropwatch.bpf.o" with { type: "file" };
-import { vmlinuxEnum } from "../../bpf/btf.ts";
+// dropwatch (event probe): skbs the kernel drops, from skb:kfree_skb, with the kernel's own drop
+// reason. Only anomalies become events: drops that are part of normal operation (a reason,
+// reason:state or kernel function of [EventTracing.Dropwatch]'s count-only lists; see
+// config.ts) are counted in BPF as `filtered` and use neither the rate limit nor the ring.
+// Every drop, event or not, is counted in <ns>_dropwatch_drops_total{reason}; events beyond
+// MaxEventsPerSecond are counted in <ns>_dropwatch_events_total{outcome="ratelimited"}.
+//
+// The BPF object is shared with the packetloss probe (shared.ts explains how), so this probe
+// does what the event kit would do itself: decode the records it is handed, export the
+// object's outcome counters by the names in its BTF.
 import { sharedKallsyms } from "../../bpf/symbols.ts";
-import { key, section } from "../../config/spec.ts";
-import { defineBpfEventProbe } from "../kit/bpf-events.ts";
+import { lookupPerCpuArraySums } from "../../bpf/maps.ts";
+import type { Sample } from "../../metrics/sample.ts";
+import { EVENTS_HELP, outcomeLabels, type BpfEventProbeDefinition } from "../kit/bpf-events.ts";
+import { readSeries } from "../kit/bpf-maps.ts";
+import { DROPWATCH_CONFIG, policyFromConfig, type DropwatchConfig } from "./config.ts";
 import { DROPWATCH_FIELDS, DropwatchDecoder } from "./decode.ts";
+import { acquireDropObject, DROPWATCH_OBJECT, DROPWATCH_STRUCT } from "./shared.ts";
 
-export const DROPWATCH_CONFIG = section("EventTracing.Dropwatch", {
-  /** Drops freed in neigh_invalidate (a neighbour that never resolved) are ordinary: skip them. */
-  ExcludedNeighInvalidate: key.bool(true),
-  /** BPF rate limit; 0 = unlimited. */
-  MaxEventsPerSecond: key.int(100, 0),
-  /** HUATUO's pcap filter; accepted, not applied yet. */
-  Filter: key.string(""),
-  /** HUATUO accepts and never reads it; so does kpulse until containers are known. */
-  ExcludeContainers: key.strings([]),
-});
+export { DROPWATCH_CONFIG };
 
-/** Drop reasons by number for the running kernel; numbering changes between kernels. */
-function reasonNamer(): (n: number) => string {
-  let names: Map<number, string>;
-  try {
-    names = vmlinuxEnum("skb_drop_reason");
-  } catch {
-    names = new Map(); // kernels before 5.17 have no reasons: report the number
-  }
-  return (n) => names.get(n) ?? String(n);
-}
+const DROPS_HELP = "Packets dropped by the kernel, by drop reason: every drop, whether it became an event, was ordinary (count-only) or rate-limited.";
 
-export const dropwatchProbe = defineBpfEventProbe({
+export const dropwatchProbe: BpfEventProbeDefinition<DropwatchConfig> = {
+  bpf: { object: DROPWATCH_OBJECT, struct: DROPWATCH_STRUCT, fields: DROPWATCH_FIELDS },
   name: "dropwatch",
-  source: "bpf tp_btf/kfree_skb (fallback: tracepoint skb/kfree_skb)",
+  kind: "event",
+  source: "bpf tp_btf/kfree_skb (fallback: tracepoint skb/kfree_skb), one object shared with packetloss",
   defaultEnabled: true,
   config: DROPWATCH_CONFIG,
-  object: dropwatchObjectPath,
-  ring: "dropwatch_events",
-  struct: "dropwatch_event",
-  fields: DROPWATCH_FIELDS,
-  programs: [{ alternatives: ["dropwatch_tp_btf_rx_sk", "dropwatch_tp_btf", "dropwatch_tracepoint"] }],
-  rateLimitKey: "MaxEventsPerSecond",
-  // Symbolizing needs the kallsyms index; build it before load, without blocking on the read.
-  prepare: ({ procfs }) => sharedKallsyms(procfs.proc("kallsyms")).preload(),
-  rodata({ config, procfs }) {
-    const neigh = config.ExcludedNeighInvalidate ? sharedKallsyms(procfs.proc("kallsyms")).range("neigh_invalidate") : undefined;
-    return { exclude_loc_start: neigh?.start ?? 0n, exclude_loc_end: neigh?.end ?? 0n };
+
+  async create(ctx) {
+    const lease = await acquireDropObject({ procfs: ctx.procfs, log: ctx.log });
+    try {
+      for (const problem of lease.applyPolicy(policyFromConfig(ctx.config))) ctx.log.warn("dropwatch policy entry not applied", { problem });
+      const symbols = sharedKallsyms(ctx.procfs.proc("kallsyms"));
+      const decoder = new DropwatchDecoder(lease.offsets(DROPWATCH_FIELDS), {
+        reasonName: lease.reasonName,
+        reasonGroup: lease.reasonGroup,
+        symbolize: (hi, lo) => symbols.symbolize(hi, lo),
+      });
+      const labels = outcomeLabels(lease.object);
+      const outcomes = lease.object.map("kpulse_outcomes");
+      const sub = lease.subscribe("dropwatch", (u8, dv, at) => decoder.decode(u8, dv, at), ctx.emit, ctx.log);
+      const drops = {
+        map: "dropwatch_drops",
+        name: "drops_total",
+        help: DROPS_HELP,
+        type: "counter" as const,
+        labels: (key: DataView) => ({ reason: lease.reasonName(key.getUint32(0, true)) }),
+      };
+      return {
+        collect(): Sample[] {
+          const sums = lookupPerCpuArraySums(outcomes);
+          const samples: Sample[] = labels.map((outcome, i) => ({ name: "events_total", help: EVENTS_HELP, type: "counter", value: sums[i] ?? 0, labels: { outcome } }));
+          samples.push(
+            { name: "events_total", help: EVENTS_HELP, type: "counter", value: sub.decodeErrors, labels: { outcome: "decode_error" } },
+            { name: "events_total", help: EVENTS_HELP, type: "counter", value: sub.userFiltered, labels: { outcome: "user_filtered" } },
+          );
+          for (const s of readSeries(lease.object, drops)) samples.push(s);
+          return samples;
+        },
+        stop() {
+          sub.stop();
+          lease.release();
+        },
+      };
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
   },
-  decoder({ offsets, procfs }) {
-    const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new DropwatchDecoder(offsets, { reasonName: reasonNamer(), symbolize: (hi, lo) => symbols.symbolize(hi, lo) });
-    return (u8, dv, at) => decoder.decode(u8, dv, at);
-  },
-});
+};
