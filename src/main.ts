@@ -88,6 +88,14 @@ function checkProbeNames(cfg: LoadedConfig, opts: CliOptions, table: readonly Pr
       cfg.file, line, "BlackList",
     );
   }
+  const toEnable = cfg.get(KPULSE).EnableProbes.filter((n) => !table.some((p) => p.name === n));
+  if (toEnable.length) {
+    const line = cfg.lineOf("Kpulse.EnableProbes");
+    throw new ConfigError(
+      `${cfg.file}${line ? `:${line}` : ""}: Kpulse.EnableProbes names unknown probes: ${toEnable.join(", ")} (kpulse probes: ${known()})`,
+      cfg.file, line, "Kpulse.EnableProbes",
+    );
+  }
   const inFlags = unknownProbeNames(opts.disableTracing, table, HUATUO_PROBE_NAMES);
   if (inFlags.length) throw new Error(`--disable-tracing names unknown probes: ${inFlags.join(", ")} (kpulse probes: ${known()})`);
 }
@@ -97,6 +105,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
   const namespace = cfg.compat === "huatuo" ? "huatuo_bamai" : "kpulse";
   const blacklist = new Set([...cfg.get(ROOT).BlackList, ...opts.disableTracing]);
+  const enabled = new Set(cfg.get(KPULSE).EnableProbes);
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
@@ -117,6 +126,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     table,
     { config: cfg, procfs: procfsRoot(opts.procfsPrefix), log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
     blacklist,
+    enabled,
   );
 
   let programStats: RunTimeStats | undefined;

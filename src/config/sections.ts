@@ -97,6 +97,11 @@ export const DEFAULT_LISTEN_ADDRESS = ":19704";
 /** kpulse-only settings; HUATUO has no equivalent section. */
 export const KPULSE = section("Kpulse", {
   /**
+   * Probes that are off by default to turn on (KubeSkoop's probes, opt-in as in KubeSkoop).
+   * BlackList still wins.
+   */
+  EnableProbes: key.strings([]),
+  /**
    * Run time and run count of every loaded BPF program, on /metrics (bpf_enable_stats, held for
    * the agent's lifetime; every program run then pays two clock reads).
    */

@@ -42,11 +42,13 @@ export class ProbeManager {
     table: readonly ProbeDefinition[],
     private readonly deps: ManagerDeps,
     blacklist: ReadonlySet<string>,
+    /** Probes that are off by default and turned on ([Kpulse] EnableProbes). */
+    enabled: ReadonlySet<string> = new Set(),
   ) {
     this.entries = table.map((def) => {
       const status: ProbeStatus = { name: def.name, kind: def.kind, source: def.source, status: "loading" };
       if (blacklist.has(def.name)) Object.assign(status, { status: "disabled", reason: "in BlackList or --disable-tracing" });
-      else if (!def.defaultEnabled) Object.assign(status, { status: "disabled", reason: "off by default" });
+      else if (!def.defaultEnabled && !enabled.has(def.name)) Object.assign(status, { status: "disabled", reason: "off by default (turn on with [Kpulse] EnableProbes)" });
       return { def, status };
     });
   }

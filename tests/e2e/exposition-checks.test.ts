@@ -6,6 +6,7 @@
 //      the values the agent serves.
 // Both namespaces are checked: kpulse's and Compat = "huatuo" (huatuo_bamai_*, huatuo_http_*).
 // KPULSE_BIN runs another binary than build/kpulse (e.g. a developer's own build).
+import { probeTable } from "../../src/probes/registry.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -289,7 +290,9 @@ for (const mode of MODES) {
     let text: string;
     let probeFamilyPrefixes: string[];
     beforeAll(async () => {
-      agent = await startAgent({ binary: BINARY, config: mode.config });
+      // Every probe of the table, opt-in ones included: the full /metrics is checked.
+      const optIn = probeTable.filter((p) => !p.defaultEnabled).map((p) => JSON.stringify(p.name)).join(", ");
+      agent = await startAgent({ binary: BINARY, config: `${mode.config}[Kpulse]\nEnableProbes = [${optIn}]\n` });
       await agent.metrics(); // the first scrape is counted in the next one's HTTP metrics
       text = await agent.metrics();
       const probes = (await (await fetch(`${agent.url}/v1/probes`)).json()).data as { name: string }[];

@@ -10,7 +10,9 @@ const skip = kernelTestSkipReason();
 describe.skipIf(!!skip)("probe isolation (real kernel)", () => {
   let agent: Agent;
   beforeAll(async () => {
-    agent = await startAgent({ binary: KPULSE_TEST, config: "", args: ["--disable-storage"] });
+    // Every probe of the table, opt-in ones included.
+    const all = probeTable.filter((p) => !p.defaultEnabled).map((p) => JSON.stringify(p.name)).join(", ");
+    agent = await startAgent({ binary: KPULSE_TEST, config: `[Kpulse]\nEnableProbes = [${all}]\n`, args: ["--disable-storage"] });
   });
   afterAll(async () => {
     await agent?.stop();

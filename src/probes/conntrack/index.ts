@@ -49,7 +49,7 @@ export const conntrackProbe = defineProbe({
   name: "conntrack",
   kind: "metric",
   source: "procfs /proc/<pid>/net/stat/nf_conntrack, /proc/sys/net/netfilter/nf_conntrack_{count,max}",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const host = ctx.procfs.proc("1", "net", "stat", "nf_conntrack");

@@ -102,7 +102,7 @@ export const fdProbe = defineProbe({
   name: "fd",
   kind: "metric",
   source: "procfs /proc/<pid>/fd",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     return {

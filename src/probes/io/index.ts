@@ -66,7 +66,7 @@ export const ioProbe = defineProbe({
   name: "io",
   kind: "metric",
   source: "procfs /proc/<pid>/io",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     return {

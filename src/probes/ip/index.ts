@@ -47,7 +47,7 @@ export const ipProbe = defineProbe({
   name: "ip",
   kind: "metric",
   source: "procfs /proc/<pid>/net/snmp, /proc/<pid>/net/netstat",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const snmp = hostNetFile(ctx.procfs, "snmp", ctx.log);

@@ -25,7 +25,7 @@ export const ipvsProbe = defineProbe({
   name: "ipvs",
   kind: "metric",
   source: "procfs /proc/<pid>/net/ip_vs_stats",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const host = ctx.procfs.proc("1", "net", "ip_vs_stats");

@@ -35,7 +35,7 @@ const ms = (v: number) => BigInt(v) * 1_000_000n;
 export const kernelLatencyProbe = defineBpfEventProbe({
   name: "kernellatency",
   source: "bpf tp_btf/netif_receive_skb, tp_btf/tcp_probe, tp_btf/net_dev_queue, tp_btf/net_dev_start_xmit (fallback: raw_tp/*)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
   config: KERNEL_LATENCY_CONFIG,
   object: objectPath,
   ring: "kernellatency_events",

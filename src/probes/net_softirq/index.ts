@@ -38,7 +38,7 @@ const PROGRAMS = [
 export const netSoftirqProbe = defineBpfEventProbe({
   name: "net_softirq",
   source: "bpf tp_btf/softirq_raise, tp_btf/softirq_entry, tp_btf/softirq_exit (fallback: tracepoint irq/*)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
   config: NET_SOFTIRQ_CONFIG,
   object: objectPath,
   ring: "net_softirq_events",

@@ -62,7 +62,7 @@ export function txlatSamples(obj: BpfObject): () => MetricSample[] {
 export const netiftxlatencyProbe = defineBpfEventProbe({
   name: "netiftxlatency",
   source: "bpf tp_btf/net_dev_queue, tp_btf/qdisc_dequeue, tp_btf/net_dev_start_xmit, tp_btf/net_dev_xmit (fallback: tracepoint net/*, qdisc/*)",
-  defaultEnabled: true, // per packet: ~0.4 µs on loopback (per-CPU paths; a hash only behind real qdiscs)
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
   config: NETIFTXLATENCY_CONFIG,
   object: objectPath,
   ring: "netiftxlat_events",

@@ -34,7 +34,7 @@ export const packetlossProbe: BpfEventProbeDefinition<unknown> = {
   name: "packetloss",
   kind: "event",
   source: "bpf tp_btf/kfree_skb: dropwatch's object and program (one attach for both probes)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   async create(ctx) {
     const lease = await acquireDropObject({ procfs: ctx.procfs, log: ctx.log });

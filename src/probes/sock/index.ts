@@ -42,7 +42,7 @@ export const sockProbe = defineProbe({
   name: "sock",
   kind: "metric",
   source: "procfs /proc/<pid>/net/sockstat, /proc/<pid>/net/sockstat6",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const sockstat = hostNetFile(ctx.procfs, "sockstat", ctx.log);

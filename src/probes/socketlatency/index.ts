@@ -35,7 +35,7 @@ const ms = (v: number) => BigInt(v) * 1_000_000n;
 export const socketLatencyProbe = defineBpfEventProbe({
   name: "socketlatency",
   source: "bpf tp_btf/sk_data_ready, tp_btf/sock_recv_length, tp_btf/sock_send_length, tp_btf/net_dev_queue, tp_btf/inet_sock_set_state (fallback: raw_tp/*)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
   config: SOCKET_LATENCY_CONFIG,
   object: objectPath,
   ring: "socketlatency_events",

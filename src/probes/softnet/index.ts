@@ -34,7 +34,7 @@ export const softnetProbe = defineProbe({
   name: "softnet",
   kind: "metric",
   source: "procfs /proc/net/softnet_stat",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const path = ctx.procfs.proc("net", "softnet_stat");

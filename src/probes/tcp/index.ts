@@ -28,7 +28,7 @@ export const tcpProbe = defineProbe({
   name: "tcp",
   kind: "metric",
   source: "procfs /proc/<pid>/net/snmp",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const snmp = hostNetFile(ctx.procfs, "snmp", ctx.log);

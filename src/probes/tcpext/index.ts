@@ -50,7 +50,7 @@ export const tcpextProbe = defineProbe({
   name: "tcpext",
   kind: "metric",
   source: "procfs /proc/<pid>/net/netstat",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     const netstat = hostNetFile(ctx.procfs, "netstat", ctx.log);

@@ -43,7 +43,7 @@ export function resetReasonNamer(): (n: number) => string {
 export const tcpresetProbe = defineBpfEventProbe({
   name: "tcpreset",
   source: "bpf tp_btf/tcp_send_reset, tp_btf/tcp_receive_reset (fallback: tracepoint tcp/*)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
   config: TCPRESET_CONFIG,
   object: objectPath,
   ring: "tcpreset_events",

@@ -27,7 +27,7 @@ export const tcpsummaryProbe = defineProbe({
   name: "tcpsummary",
   kind: "metric",
   source: "netlink sock_diag inet_diag TCP dump (IPv4 and IPv6)",
-  defaultEnabled: true,
+  defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
 
   create(ctx) {
     return tcpSummaryCollector(hostNetlink(ctx.procfs, ctx.log));
