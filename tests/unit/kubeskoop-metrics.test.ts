@@ -65,11 +65,11 @@ function tree(files: Record<string, string | { link: string }>): string {
 // ── fixture tree: the same check tests/unit/metric-probes.test.ts runs once the probes are registered ──
 
 describe.each(PROBES.map((def) => [def.name, def] as const))("%s on the basic fixture tree", (name, def) => {
-  test("definition: procfs metric probe, no config section", () => {
+  test("definition: procfs metric probe, no config section, opt-in as in KubeSkoop", () => {
     expect(def.kind).toBe("metric");
     expect(def.source.startsWith("procfs ")).toBe(true);
     expect(def.config).toBeUndefined();
-    expect(def.defaultEnabled).toBe(true);
+    expect(def.defaultEnabled).toBe(false);
   });
 
   for (const [dir, ns] of [["expected", "kpulse"], ["expected-huatuo", "huatuo_bamai"]] as const) {

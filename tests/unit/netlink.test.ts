@@ -702,7 +702,7 @@ describe("tcpsummary", () => {
   });
 
   test("definition", () => {
-    expect(tcpsummaryProbe).toMatchObject({ name: "tcpsummary", kind: "metric", defaultEnabled: true });
+    expect(tcpsummaryProbe).toMatchObject({ name: "tcpsummary", kind: "metric", defaultEnabled: false }); // KubeSkoop's probes are opt-in
     expect(tcpsummaryProbe.source.startsWith("netlink")).toBe(true);
   });
 });
