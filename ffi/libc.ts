@@ -170,3 +170,20 @@ export function eventfdDrain(fd: number): number {
   if (Number(libc().read(fd, v, 8)) !== 8) return 0;
   return Number(v[0]);
 }
+
+// ── flock(2), for the instance lock (src/storage/pidfile.ts) ──────────────────────────────
+// Opened as its own small symbol set so the table above stays untouched.
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+/** EWOULDBLOCK is EAGAIN on Linux: the lock is held by another open file description. */
+export const EWOULDBLOCK = EAGAIN;
+
+let flockFn: ((fd: number, op: number) => number) | undefined;
+
+/** flock(fd, op); returns 0 or -errno (e.g. -EWOULDBLOCK with LOCK_NB while another holds it). */
+export function flock(fd: number, op: number): number {
+  if (!flockFn) flockFn = dlopen("libc.so.6", { flock: { args: [T.i32, T.i32], returns: T.i32 } }).symbols.flock;
+  return flockFn(fd, op) < 0 ? -errno() : 0;
+}

@@ -33,6 +33,20 @@ export interface CliOptions {
 }
 
 export type CliResult = CliOptions | { help: string } | { version: true; format: VersionFormat } | { error: string };
+export type WatchCliResult = { watch: WatchCliOptions } | { help: string } | { error: string };
+
+/** `kpulse watch [URL] [flags]`: the stream client (src/watch-client.ts). */
+export interface WatchCliOptions {
+  /** The agent's base URL or the full watch URL (default http://127.0.0.1:19704). */
+  url: string;
+  /** Watch filters, field → Go RE2 regex (the request body's `filters`). */
+  filters: Record<string, string>;
+  format: "json" | "summary";
+  /** Resume after this event id (overridden by the state file when it holds one). */
+  lastEventId?: string;
+  /** File that remembers the last event id written, so a restarted client resumes after it. */
+  stateFile?: string;
+}
 export type VersionFormat = "text" | "json" | "short";
 
 export const HELP = `kpulse - Linux kernel observability agent (drop-in for huatuo-bamai)
@@ -41,6 +55,7 @@ Usage:
   kpulse [run] --region <name> [flags]   start the agent (default command)
   kpulse check [flags]                   load and validate the config, print OK or the error
   kpulse version                         print the version
+  kpulse watch [URL] [flags]             print the agent's live events (see kpulse watch --help)
 
 Flags:
   --config <file>          config file name inside --config-dir, or a path containing "/"
@@ -92,6 +107,64 @@ const FLAGS: Record<string, FlagSpec> = {
 };
 const SHORT: Record<string, string> = { h: "help", v: "version" };
 const COMMANDS = ["run", "check", "version", "help"] as const;
+
+export const WATCH_HELP = `kpulse watch - print a kpulse (or huatuo-bamai) agent's live events
+
+Usage:
+  kpulse watch [URL] [flags]     URL: the agent (default http://127.0.0.1:19704)
+
+Filters (Go RE2 regexes, unanchored; all given must match):
+  --tracer-name <re>  --hostname <re>  --region <re>
+  --container-hostname <re>  --container-host-namespace <re>  --container-qos <re>
+
+Flags:
+  --format json|summary    one CloudEvent JSON per line (default), or a one-line summary
+  --last-event-id <id>     start after this event (from the agent's memory or local files)
+  --state <file>           remember the last event printed in <file> and resume after it
+                           when started again (no event lost or repeated)
+  -h, --help               show this help
+
+The client reconnects with backoff and Last-Event-ID when the connection drops or the agent
+cuts a slow stream, so it prints every event once. It exits 1 when the agent cannot be
+reached or refuses the stream at the first attempt (e.g. HTTP 429: too many watch clients).
+`;
+
+const WATCH_FILTER_FLAGS = ["tracer-name", "hostname", "region", "container-hostname", "container-host-namespace", "container-qos"];
+
+/** `kpulse watch` arguments (after "watch"). Never throws. */
+export function parseWatchArgs(argv: string[]): WatchCliResult {
+  const o: WatchCliOptions = { url: "http://127.0.0.1:19704", filters: {}, format: "json" };
+  let urlSet = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") return { help: WATCH_HELP };
+    if (!arg.startsWith("--")) {
+      if (urlSet) return { error: `watch: unexpected argument "${arg}" (one URL at most)` };
+      o.url = arg;
+      urlSet = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq >= 0 ? eq : undefined);
+    let value = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (value === undefined) return { error: `watch: flag --${name} needs a value` };
+    if (eq < 0) i++;
+    if (WATCH_FILTER_FLAGS.includes(name)) o.filters[name.replace(/-/g, "_")] = value;
+    else if (name === "format") {
+      if (value !== "json" && value !== "summary") return { error: `watch: --format must be json or summary, got "${value}"` };
+      o.format = value;
+    } else if (name === "last-event-id") o.lastEventId = value;
+    else if (name === "state") o.stateFile = value;
+    else return { error: `watch: unknown flag --${name}` };
+  }
+  if (!/^https?:\/\//.test(o.url)) o.url = `http://${o.url}`;
+  try {
+    new URL(o.url);
+  } catch {
+    return { error: `watch: invalid URL "${o.url}"` };
+  }
+  return { watch: o };
+}
 
 /** Parse the arguments after the executable (process.argv.slice(2)). Never throws. */
 export function parseArgs(argv: string[]): CliResult {

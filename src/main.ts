@@ -1,13 +1,13 @@
 // Start-up and shutdown of the agent. Order matters: config → log → outputs (bus, sinks) →
 // HTTP → probes. HTTP serves /healthz and /metrics at once while probes load one by one;
-// /readyz turns ready when every probe has settled. Shutdown runs backwards so no event is
-// produced after its sinks close.
+// /readyz turns ready when every probe has settled and no output reports a failure. Shutdown
+// runs backwards so no event is produced after its sinks close.
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
 import { releaseVmlinuxBtf } from "./bpf/btf.ts";
 import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./bpf/prog-stats.ts";
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
-import { parseArgs, type CliOptions } from "./cli.ts";
+import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
 import { esEnabled, EVENTS_WATCH, KPULSE, LOG, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
 import { createEventBus } from "./events/bus.ts";
@@ -22,8 +22,12 @@ import type { ProbeDefinition } from "./probes/types.ts";
 import { procfsRoot } from "./procfs/root.ts";
 import { createApp } from "./server/app.ts";
 import { startLocalFileSink, type LocalFileSink } from "./storage/localfile.ts";
+import { prepareLocalStorage } from "./storage/startup.ts";
+import { Readiness } from "./server/readiness.ts";
+import { openSearchSettings, startOpenSearchSink, type OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
 import { VERSION } from "./version.ts";
+import { runWatchClient } from "./watch-client.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
 
@@ -42,7 +46,7 @@ function makeLogger(cfg: LoadedConfig, debug: boolean): Logger {
 
 /** Runs the CLI; resolves with the process exit code. `extraProbes` exists for test builds. */
 export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = []): Promise<number> {
-  const parsed = parseArgs(argv);
+  const parsed = argv[0] === "watch" ? parseWatchArgs(argv.slice(1)) : parseArgs(argv);
   if ("error" in parsed) {
     process.stderr.write(`kpulse: ${parsed.error}\nRun 'kpulse --help' for usage.\n`);
     return 2;
@@ -58,6 +62,7 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n`);
     return 0;
   }
+  if ("watch" in parsed) return runWatchClient(parsed.watch);
   const opts = parsed;
   const table = [...probeTable, ...extraProbes];
   let cfg: LoadedConfig;
@@ -110,16 +115,40 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
 
+  // The local-file directory and the instance lock, before any output starts: a second agent
+  // on the same files, or a directory it cannot write, stops here with exit code 1.
+  const storage = prepareLocalStorage(cfg, opts.disableStorage);
+  if ("error" in storage) {
+    process.stderr.write(`kpulse: ${storage.error}\n`);
+    log.error("cannot start", { err: storage.error });
+    return 1;
+  }
+  // /readyz: every output and the probe manager report here (src/server/readiness.ts).
+  const readiness = new Readiness();
   const bus = createEventBus();
   let localFile: LocalFileSink | undefined;
+  let openSearch: OpenSearchSink | undefined;
   if (opts.disableStorage) {
     log.info("storage disabled by --disable-storage; events still reach watch streams");
   } else {
     const lf = cfg.get(STORAGE_LOCALFILE);
     if (lf.Path) {
       localFile = startLocalFileSink({ bus, log, dir: lf.Path, rotationSizeMiB: lf.RotationSize, maxRotation: lf.MaxRotation });
+      readiness.add("localfile", () => localFile?.failure());
     }
-    if (esEnabled(cfg)) log.warn("Storage.ES is configured but the OpenSearch sink is not in this build yet; events go to local files only");
+    // The backend being down is no reason not to start (events spool); an unusable spool
+    // directory or TLS file is a configuration error.
+    if (esEnabled(cfg)) {
+      try {
+        openSearch = startOpenSearchSink({ bus, log, ...openSearchSettings(cfg) });
+      } catch (err) {
+        log.error("cannot start the OpenSearch sink", { err: String(err) });
+        bus.close();
+        await localFile?.close();
+        storage.lock?.release();
+        return 1;
+      }
+    }
   }
 
   const manager = new ProbeManager(
@@ -139,12 +168,14 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   }
 
   let ready = false;
+  let stopping = false;
+  readiness.add("probes", () => (stopping ? "shutting down" : ready ? undefined : "probes still loading"));
   let reportedDuplicates = 0;
   const httpMetrics = new HttpRequestMetrics();
   const app = createApp({
     renderMetrics: async () => {
       const groups = await manager.scrape();
-      groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat }));
+      groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
@@ -161,10 +192,12 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
       keepAliveSec: cfg.get(EVENTS_WATCH).KeepAliveInterval,
       ceMode: cfg.compat === "huatuo" ? "huatuo" : "kpulse",
+      // Last-Event-ID resume past the in-memory window reads the local files.
+      storeDir: localFile ? cfg.get(STORAGE_LOCALFILE).Path : undefined,
     },
     version: { name: "kpulse", ...VERSION, bun: Bun.version },
     log,
-    ready: () => ready,
+    ready: () => readiness.failing(),
     httpMetrics,
   });
   const listen = opts.listen ?? cfg.get(KPULSE).ListenAddress;
@@ -175,6 +208,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     log.error("cannot listen", { address: listen, err: String(err) });
     await manager.stopAll();
     await localFile?.close();
+    await openSearch?.close();
     return 1;
   }
   log.info("serving", { address: listen, port: server.port });
@@ -190,7 +224,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   });
   const why = await stopped;
   log.info("shutting down", { reason: why });
-  ready = false;
+  stopping = true;
   await server.stop();
   await manager.stopAll();
   await started;
@@ -198,6 +232,8 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   programStats?.close();
   bus.close();
   await localFile?.close();
+  await openSearch?.close(); // sends what it can within a bound; the rest stays in the spool
+  storage.lock?.release();
   log.info("stopped");
   return 0;
 }

@@ -8,7 +8,9 @@ import type { EventBus } from "./events/bus.ts";
 import type { SampleGroup } from "./metrics/exposition.ts";
 import { Histogram, type MetricSample, type Sample } from "./metrics/sample.ts";
 import { pageSize } from "./procfs/pagesize.ts";
+import type { WatchStats } from "./server/watch.ts";
 import type { LocalFileSink } from "./storage/localfile.ts";
+import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { VERSION } from "./version.ts";
 
 /** Everything under the namespace with no probe prefix (`kpulse_…` / `huatuo_bamai_…`). */
@@ -25,8 +27,17 @@ export function selfSamples(bus: EventBus, localFile?: LocalFileSink): Sample[] 
     const lf = localFile.stats();
     out.push(
       { name: "localfile_written_total", help: "Events written to local files.", type: "counter", value: lf.written },
-      { name: "localfile_write_failures_total", help: "Failed local-file writes (the event is kept and retried).", type: "counter", value: lf.write_failures },
+      { name: "localfile_write_failures_total", help: "Failed local-file write attempts (the events are kept and retried).", type: "counter", value: lf.write_failures },
       { name: "localfile_rotations_total", help: "Local-file rotations.", type: "counter", value: lf.rotations },
+      // Every event the local files will never get, by reason: queue_full (refused by the bounded
+      // queue in front of the sink while writes failed or lagged), shutdown (held at exit while writes failed).
+      ...Object.entries(lf.unwritten).map(([reason, value]) => ({
+        name: "localfile_unwritten_total", help: "Events never written to local files, by reason.", type: "counter" as const, value, labels: { reason },
+      })),
+      { name: "localfile_queued", help: "Events waiting for the local-file sink.", type: "gauge", value: lf.queued },
+      { name: "localfile_failing", help: "1 while local-file writes fail (ENOSPC, EIO, unwritable directory); /readyz is 503 meanwhile.", type: "gauge", value: lf.failing ? 1 : 0 },
+      { name: "localfile_torn_lines_total", help: "Torn last lines (interrupted writes) cut from local files before appending.", type: "counter", value: lf.torn_lines },
+      { name: "localfile_torn_bytes_total", help: "Bytes of torn last lines cut from local files.", type: "counter", value: lf.torn_bytes },
     );
   }
   out.push(
@@ -182,9 +193,44 @@ export interface SelfMetricsDeps {
   localFile?: LocalFileSink;
   http: HttpRequestMetrics;
   compat: Compat;
+  /** The OpenSearch/Elasticsearch sink, when Storage.ES is enabled. */
+  openSearch?: OpenSearchSink;
+  /** The watch stream's clients, lag and drops. */
+  watch?: WatchStats;
+}
+
+/** Watch stream self metrics: clients, the largest lag, events lost to cut clients by reason. */
+export function watchSamples(w: WatchStats): Sample[] {
+  const out: Sample[] = [
+    { name: "watch_clients", help: "Watch stream clients holding a slot.", type: "gauge", value: w.clients },
+    { name: "watch_client_lag_max_events", help: "Events published that the furthest-behind watch client has not been sent yet.", type: "gauge", value: w.lag_max },
+  ];
+  for (const [reason, n] of Object.entries(w.dropped)) {
+    out.push({ name: "watch_events_dropped_total", help: "Events watch clients did not get because they were cut: client_behind (the in-memory window overwrote them) or client_stalled (the client stopped reading).", type: "counter", value: n, labels: { reason } });
+  }
+  return out;
+}
+
+/** The OpenSearch/Elasticsearch sink: memory queue, spool, outcomes, and whether the backend answers. */
+export function openSearchSamples(sink: OpenSearchSink): Sample[] {
+  const s = sink.stats();
+  return [
+    { name: "opensearch_queued", help: "Events in memory waiting for the OpenSearch sink (bus queue, batch being built, batch in flight).", type: "gauge", value: s.queued },
+    { name: "opensearch_spool_events", help: "Events in the OpenSearch spool on disk, not yet sent.", type: "gauge", value: s.spool_events },
+    { name: "opensearch_spool_bytes", help: "Bytes of the events in the OpenSearch spool, not yet sent.", type: "gauge", value: s.spool_bytes },
+    { name: "opensearch_sent_total", help: "Events OpenSearch accepted.", type: "counter", value: s.sent },
+    { name: "opensearch_retried_total", help: "Event sends that failed with a retryable error (connection, timeout, 429, 5xx) and will be retried from the spool.", type: "counter", value: s.retried },
+    { name: "opensearch_dead_lettered_total", help: "Events OpenSearch rejected for good (mapping or validation errors), written to the dead-letter file.", type: "counter", value: s.dead_lettered },
+    { name: "opensearch_dropped_total", help: "Unsent events deleted from the spool because it reached its size limit (oldest first).", type: "counter", value: s.dropped },
+    { name: "opensearch_spool_write_failures_total", help: "Failed writes to the OpenSearch spool (events stay in memory meanwhile).", type: "counter", value: s.spool_write_failures },
+    { name: "opensearch_up", help: "1 when the last request to OpenSearch succeeded, 0 while it is unreachable or failing.", type: "gauge", value: s.up },
+  ];
 }
 
 /** Every self-metric group for one scrape. */
 export function selfMetricGroups(d: SelfMetricsDeps): SampleGroup[] {
-  return [{ prefix: "", samples: selfSamples(d.bus, d.localFile) }, httpRequestGroup(d.http, d.compat)];
+  const self = selfSamples(d.bus, d.localFile);
+  if (d.watch) self.push(...watchSamples(d.watch));
+  if (d.openSearch) self.push(...openSearchSamples(d.openSearch));
+  return [{ prefix: "", samples: self }, httpRequestGroup(d.http, d.compat)];
 }

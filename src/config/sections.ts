@@ -1,6 +1,7 @@
 // The config sections the agent itself owns (probes declare theirs in their own folders):
 // HUATUO's global sections with the configuration guide's defaults, HUATUO's code-side names as
 // aliases, and kpulse's own `[Kpulse]` section.
+import { accessSync, constants, statSync } from "node:fs";
 import { parseListenAddress } from "../util/listen.ts";
 import { localDirProblem, pidFileProblem } from "../storage/dir-check.ts";
 import type { LoadedConfig } from "./load.ts";
@@ -46,9 +47,91 @@ export const TASKS = section("Tasks", { MaxConcurrent: key.int(10, 1) }, { pendi
 
 export const STORAGE_ES = section(
   "Storage.ES",
-  { Address: key.string(""), Username: key.string(""), Password: key.string(""), Index: key.string("huatuo_bamai") },
+  {
+    /** One URL or several, comma-separated (checked here so `kpulse check` names a bad one). */
+    Address: key.string("", { check: (v) => esAddressProblem(v) }),
+    Username: key.string(""),
+    Password: key.string(""),
+    Index: key.string("huatuo_bamai", { check: (v) => (v === "" ? undefined : esIndexProblem(v)) }),
+  },
   { aliases: ["Storage.Elasticsearch"] },
 );
+
+/** The URLs of a `Storage.ES.Address` value ("" → none). */
+export function esAddresses(v: string): string[] {
+  return v.split(",").map((a) => a.trim()).filter((a) => a !== "");
+}
+
+function esAddressProblem(v: string): string | undefined {
+  for (const a of esAddresses(v)) {
+    let u: URL | undefined;
+    try {
+      u = new URL(a);
+    } catch {}
+    if (!u || (u.protocol !== "http:" && u.protocol !== "https:") || !u.hostname)
+      return `must be http:// or https:// URLs separated by commas, got ${JSON.stringify(a)}`;
+  }
+  return undefined;
+}
+
+/** OpenSearch/Elasticsearch index name rules, so a bad name fails at load, not on every bulk request. */
+function esIndexProblem(v: string): string | undefined {
+  if (v !== v.toLowerCase()) return `must be lowercase, got ${JSON.stringify(v)}`;
+  if (/[\\/*?"<>| ,#:]/.test(v)) return `must not contain \\ / * ? " < > | space , # or :, got ${JSON.stringify(v)}`;
+  if (/^[-_+]/.test(v) || v === "." || v === "..") return `must not start with - _ + or be . or .., got ${JSON.stringify(v)}`;
+  if (Buffer.byteLength(v) > 255) return "must be at most 255 bytes";
+  return undefined;
+}
+
+// kpulse's settings of the ES sink, in sections of their own under [Storage.ES]: HUATUO's
+// [Storage.ES] keeps exactly HUATUO's four keys (a HUATUO file and its guide stay the reference
+// for it), and what kpulse adds sits right below it, named by what it tunes. The
+// [Storage.Elasticsearch] alias covers these sections too.
+/** A PEM file the agent must read at start: refused by `kpulse check` when it cannot. */
+function pemFileProblem(v: string): string | undefined {
+  if (v === "") return undefined;
+  try {
+    if (!statSync(v).isFile()) return `must be a readable file, but ${JSON.stringify(v)} is not a regular file`;
+    accessSync(v, constants.R_OK);
+  } catch (e) {
+    return `must be a readable file: ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+export const STORAGE_ES_TLS = section("Storage.ES.TLS", {
+  /** PEM CA bundle that signs the server's certificate; "" = the system's roots. */
+  CAFile: key.string("", { check: pemFileProblem }),
+  /** PEM client certificate for mutual TLS; KeyFile "" = the key is in the same file. */
+  CertFile: key.string("", { check: pemFileProblem }),
+  KeyFile: key.string("", { check: pemFileProblem }),
+  /** Accept any server certificate. Never the default. */
+  Insecure: key.bool(false),
+});
+
+export const STORAGE_ES_BULK = section("Storage.ES.Bulk", {
+  /** Events per _bulk request. */
+  MaxEvents: key.int(1000, 1, { max: 100_000 }),
+  /** Bytes of documents per _bulk request (a single larger document is sent alone). */
+  MaxBytes: key.int(5 * 1024 * 1024, 1024, { max: 100 * 1024 * 1024 }),
+  /** How long a partial batch waits for more events. */
+  FlushIntervalMs: key.int(1000, 1, { max: 60_000 }),
+  /** A request without an answer by then counts as failed (the batch goes to the spool). */
+  RequestTimeoutMs: key.int(30_000, 100, { max: 600_000 }),
+  /** Longest wait between retries while the backend fails (exponential from 500 ms, jittered). */
+  RetryMaxMs: key.int(30_000, 10, { max: 3_600_000 }),
+  /** Events held in memory between the event bus and the sink; beyond it the bus drops (counted). */
+  QueueSize: key.int(8192, 1, { max: 1_000_000 }),
+});
+
+export const STORAGE_ES_SPOOL = section("Storage.ES.Spool", {
+  /** Directory; "" = <Storage.LocalFile.Path>/.spool, or "kpulse-spool" when local files are off. */
+  Path: key.string("", { check: localDirProblem }),
+  /** MiB of spooled events kept; beyond it the oldest are deleted (counted). */
+  MaxSize: key.int(1024, 1, { max: 1024 * 1024 }),
+  /** MiB of the dead-letter file before it is rotated (one older file is kept). */
+  DeadLetterMaxSize: key.int(100, 1, { max: 1024 * 1024 }),
+});
 
 /** ES/OpenSearch storage is on only when Address, Username and Password are all non-blank. */
 export function esEnabled(cfg: LoadedConfig): boolean {
@@ -87,9 +170,10 @@ export const POD = section(
 );
 
 export const EVENTS_WATCH = section("EventsWatch", {
-  MaxClients: key.int(100, 1, { aliases: ["HTTPServer.MaxEventStreamClients"] }),
-  /** Seconds between `: ping` comments. */
-  KeepAliveInterval: key.int(30, 1, { aliases: ["HTTPServer.EventStreamKeepAliveIntervalSeconds"] }),
+  /** Bounded: every client holds a socket and a cursor. */
+  MaxClients: key.int(100, 1, { max: 10_000, aliases: ["HTTPServer.MaxEventStreamClients"] }),
+  /** Seconds between `: ping` comments; at most an hour (timers overflow past 2^31 ms). */
+  KeepAliveInterval: key.int(30, 1, { max: 3600, aliases: ["HTTPServer.EventStreamKeepAliveIntervalSeconds"] }),
 });
 
 export const DEFAULT_LISTEN_ADDRESS = ":19704";
@@ -123,6 +207,7 @@ export const AUTOTRACING = section("AutoTracing", { IssuesList: key.pairs() }, {
 export const EVENTTRACING = section("EventTracing", { IssuesList: key.pairs() });
 
 export const GLOBAL_SECTIONS: readonly SectionSpec<unknown>[] = [
-  ROOT, LOG, RUNTIME_CGROUP, HTTP_SERVER, TASKS, STORAGE_ES, STORAGE_LOCALFILE, POD, EVENTS_WATCH, KPULSE,
+  ROOT, LOG, RUNTIME_CGROUP, HTTP_SERVER, TASKS, STORAGE_ES, STORAGE_ES_TLS, STORAGE_ES_BULK, STORAGE_ES_SPOOL,
+  STORAGE_LOCALFILE, POD, EVENTS_WATCH, KPULSE,
   AUTOTRACING, EVENTTRACING,
 ];

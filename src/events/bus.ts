@@ -5,7 +5,13 @@
 // publish() runs inside the BPF ring drain on the main thread, so it runs no subscriber
 // code but onDrop: a subscriber's filter is applied when its consumer takes records
 // (next/tryNext), not when they are published.
-// A small replay ring of recent records lets a watch client resume with Last-Event-ID.
+//
+// Watch streams do not take per-client copies: the bus keeps one shared window of the most
+// recent records (a ring, `windowSize` long) and each stream reads it through its own
+// cursor (bus.reader). A reader whose unread records were overwritten is "behind": it knows
+// exactly how many it lost and its owner decides what to do (the watch route tells the client
+// and closes it). The same window serves Last-Event-ID resume. Publishing stays O(1) in the
+// number of readers: it writes one slot and schedules one wake-up per turn of the event loop.
 import type { EventRecord } from "./record.ts";
 
 export type ResumeStatus = "none" | "replayed" | "unknown";
@@ -23,8 +29,38 @@ export interface SubscribeOptions {
   /** Records held for this subscriber before new ones are dropped (filtered or not). */
   queueSize: number;
   onDrop?: (record: EventRecord) => void;
-  /** Resume: first deliver the ring's records published after this tracer_id. */
+  /** Resume: first deliver the window's records published after this tracer_id. */
   after?: string;
+}
+
+export interface ReaderOptions {
+  /** Records the reader wants; applied as it reads (tryNext), never inside publish. */
+  filter?: (record: EventRecord) => boolean;
+  /** Sequence number of the first record to read (default: the next one published). */
+  from?: number;
+}
+
+/**
+ * A cursor over the bus's shared window. Sequence numbers count every record ever published
+ * (the first is 0), so `lag` and `behind` are exact, counted before filtering.
+ */
+export interface WindowReader {
+  /** Sequence number of the next record to read. */
+  readonly cursor: number;
+  /** Sequence number of the record tryNext returned last (-1 before the first). */
+  readonly last: number;
+  readonly closed: boolean;
+  /** Records published that this reader has not read yet (before filtering). */
+  lag(): number;
+  /** Of those, how many the window overwrote before they were read: lost to this reader. */
+  behind(): number;
+  /** The next record that passes the filter; undefined when caught up, behind or closed. */
+  tryNext(): EventRecord | undefined;
+  /** Skip what was overwritten: continue at the oldest record still held. */
+  skipLost(): void;
+  /** Resolves after the next publish (once per event-loop turn) or on close. */
+  ready(): Promise<void>;
+  close(): void;
 }
 
 export interface Subscription extends AsyncIterable<EventRecord> {
@@ -62,6 +98,18 @@ export interface BusStats {
 export interface EventBus {
   publish(record: EventRecord): void;
   subscribe(opts: SubscribeOptions): Subscription;
+  /** A cursor over the shared window (watch streams). */
+  reader(opts?: ReaderOptions): WindowReader;
+  /** Sequence number the next published record will get (= records published so far). */
+  head(): number;
+  /** Sequence number of the oldest record the window still holds (= head() when empty). */
+  oldest(): number;
+  /** The record with this sequence number, if the window still holds it. */
+  at(seq: number): EventRecord | undefined;
+  /** Sequence number of the held record with this tracer_id (newest first search). */
+  find(id: string): number | undefined;
+  /** Records the window holds at most. */
+  readonly windowSize: number;
   stats(): BusStats;
   /** Close every subscription (shutdown). */
   close(): void;
@@ -189,39 +237,126 @@ class Sub implements Subscription {
 }
 
 export interface BusOptions {
-  /** Records kept for Last-Event-ID resume (default 1024; 0 disables). */
-  replaySize?: number;
+  /**
+   * Records kept in the shared window (watch delivery and Last-Event-ID resume; default 8192,
+   * enough for a healthy client to take a 5 000-event burst). 0 disables it (readers see nothing).
+   */
+  windowSize?: number;
 }
 
+/** Default window: a 5 000-event burst fits with room to spare; memory ≈ windowSize × record size. */
+export const DEFAULT_WINDOW = 8192;
+
 export function createEventBus(opts: BusOptions = {}): EventBus {
-  const replaySize = opts.replaySize ?? 1024;
-  const ring: (EventRecord | undefined)[] = new Array(replaySize);
-  let ringNext = 0; // total records ever written to the ring
+  const windowSize = Math.max(0, Math.floor(opts.windowSize ?? DEFAULT_WINDOW));
+  const ring: (EventRecord | undefined)[] = new Array(windowSize);
+  let head = 0; // total records ever published = sequence number of the next one
+  const oldest = () => Math.max(0, head - windowSize);
+  const at = (seq: number) => (seq >= oldest() && seq < head ? ring[seq % windowSize] : undefined);
   const subs = new Set<Sub>();
   let publishedTotal = 0;
   const published = new Map<string, number>();
   const dropped = new Map<string, number>();
 
+  // Readers waiting for records. publish() only schedules one microtask per turn of the event
+  // loop: a ring drain publishing thousands of records wakes each waiting stream once, after it.
+  let waiters: (() => void)[] = [];
+  let wakeQueued = false;
+  let busClosed = false;
+  const wakeReaders = () => {
+    wakeQueued = false;
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
+
   const countDrop = (name: string) => dropped.set(name, (dropped.get(name) ?? 0) + 1);
 
-  /** Records in the ring after `id`, oldest first; null if `id` is not in the ring. */
+  function find(id: string): number | undefined {
+    for (let i = head - 1, end = oldest(); i >= end; i--) if (ring[i % windowSize]!.tracer_id === id) return i;
+    return undefined;
+  }
+
+  /** Records in the window after `id`, oldest first; null if `id` is not in the window. */
   function after(id: string): EventRecord[] | null {
-    const oldest = Math.max(0, ringNext - replaySize);
-    for (let i = ringNext - 1; i >= oldest; i--) {
-      if (ring[i % replaySize]!.tracer_id !== id) continue;
-      const out: EventRecord[] = [];
-      for (let j = i + 1; j < ringNext; j++) out.push(ring[j % replaySize]!);
-      return out;
+    const i = find(id);
+    if (i === undefined) return null;
+    const out: EventRecord[] = [];
+    for (let j = i + 1; j < head; j++) out.push(ring[j % windowSize]!);
+    return out;
+  }
+
+  class Reader implements WindowReader {
+    cursor: number;
+    last = -1;
+    private shut = false;
+    get closed() {
+      return this.shut || busClosed;
     }
-    return null;
+    constructor(private readonly filter: ((r: EventRecord) => boolean) | undefined, from: number) {
+      this.cursor = Math.min(Math.max(0, from), head);
+    }
+    lag() {
+      return head - this.cursor;
+    }
+    behind() {
+      return Math.max(0, oldest() - this.cursor);
+    }
+    skipLost() {
+      this.cursor = Math.max(this.cursor, oldest());
+    }
+    tryNext(): EventRecord | undefined {
+      if (this.closed || this.cursor < oldest()) return undefined;
+      while (this.cursor < head) {
+        const seq = this.cursor++;
+        const r = ring[seq % windowSize]!;
+        let ok = true;
+        if (this.filter) {
+          try {
+            ok = this.filter(r);
+          } catch {
+            ok = false; // a throwing filter rejects, as for subscriptions
+          }
+        }
+        if (ok) {
+          this.last = seq;
+          return r;
+        }
+      }
+      return undefined;
+    }
+    ready(): Promise<void> {
+      if (this.closed || this.cursor < head) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
+    }
+    close() {
+      this.shut = true;
+    }
   }
 
   return {
+    windowSize,
+    head: () => head,
+    oldest,
+    at,
+    find,
+
     publish(record) {
       publishedTotal++;
       published.set(record.tracer_name, (published.get(record.tracer_name) ?? 0) + 1);
-      if (replaySize > 0) ring[ringNext++ % replaySize] = record;
+      if (windowSize > 0) {
+        ring[head % windowSize] = record;
+        head++;
+        if (waiters.length > 0 && !wakeQueued) {
+          wakeQueued = true;
+          queueMicrotask(wakeReaders);
+        }
+      }
       for (const s of subs) s.offer(record);
+    },
+
+    reader(o = {}) {
+      return new Reader(o.filter, o.from ?? head);
     },
 
     subscribe(o) {
@@ -259,6 +394,8 @@ export function createEventBus(opts: BusOptions = {}): EventBus {
 
     close() {
       for (const s of [...subs]) s.close();
+      busClosed = true;
+      wakeReaders();
     },
   };
 }

@@ -25,6 +25,17 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 
+/**
+ * The GET form's query (`?tracer_name=^oom$&hostname=node-1`) as a request body's filters.
+ * Every parameter becomes a filter field, so an unknown one is rejected by compileFilters as
+ * it is in a body; a repeated one keeps its last value.
+ */
+export function filtersFromQuery(q: URLSearchParams): { filters: Record<string, string> } {
+  const filters: Record<string, string> = {};
+  for (const [k, v] of q) filters[k] = v;
+  return { filters };
+}
+
 /** Compile a watch request body (`{}`, `{"filters":{...}}`, or null for "no body"). */
 export function compileFilters(body: unknown): CompiledFilter {
   if (body === null || body === undefined) body = {};

@@ -8,7 +8,7 @@ import type { CloudEventMode } from "../events/cloudevent.ts";
 import type { Logger } from "../log.ts";
 import { HttpRequestMetrics, UNMATCHED_ROUTE } from "../self-metrics.ts";
 import { errorResponse } from "./errors.ts";
-import { createWatchRoute } from "./watch.ts";
+import { createWatchRoute, type WatchOptions, type WatchStats } from "./watch.ts";
 
 export interface VersionInfo {
   name: string;
@@ -23,10 +23,12 @@ export interface AppDeps {
   /** Rows of GET /v1/probes, served as they are (the probe manager owns their shape). */
   probes(): readonly object[];
   bus: EventBus;
-  watch: { maxClients: number; keepAliveSec: number; ceMode: CloudEventMode; queueSize?: number };
+  /** The watch stream's settings (src/server/watch.ts). */
+  watch: Omit<WatchOptions, "bus" | "log">;
   version: VersionInfo;
   log: Logger;
-  ready(): boolean;
+  /** /readyz: true (or no reasons) → 204; false or reasons ("localfile: ENOSPC …") → 503 not_ready. See readiness.ts. */
+  ready(): boolean | readonly string[];
   /** Seconds before Bun closes an idle connection (default 120, HUATUO's; max 255). */
   idleTimeoutSec?: number;
   /** Where request counts and durations go (rendered with the self metrics); a fresh one if absent. */
@@ -44,6 +46,8 @@ export interface KpulseApp {
   serve(listen: string): RunningServer;
   /** The requests this app has served, by route pattern, method and status. */
   httpMetrics: HttpRequestMetrics;
+  /** Watch stream clients, lag and drops, for the self metrics. */
+  watchStats(): WatchStats;
 }
 
 const PROM_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -86,7 +90,11 @@ export function createApp(deps: AppDeps): KpulseApp {
   app.use("*", recordRequest);
 
   app.get("/healthz", (c) => c.body(null, 204));
-  app.get("/readyz", (c) => c.body(null, deps.ready() ? 204 : 503));
+  app.get("/readyz", (c) => {
+    const r = deps.ready();
+    const failing = r === true ? [] : r === false ? ["not ready"] : r;
+    return failing.length === 0 ? c.body(null, 204) : errorResponse(c, 503, "not_ready", failing.join("; "));
+  });
 
   app.get("/metrics", async (c) => {
     const text = await deps.renderMetrics();
@@ -111,6 +119,8 @@ export function createApp(deps: AppDeps): KpulseApp {
   app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
 
   app.post("/v1/events/watch", (c) => watch.handle(c));
+  // The same stream for browsers' EventSource: filters as query parameters.
+  app.get("/v1/events/watch", (c) => watch.handle(c));
 
   app.notFound((c) => errorResponse(c, 404, "not_found", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
@@ -147,5 +157,5 @@ export function createApp(deps: AppDeps): KpulseApp {
     };
   }
 
-  return { app, serve, httpMetrics };
+  return { app, serve, httpMetrics, watchStats: () => watch.stats() };
 }

@@ -3,34 +3,53 @@
 // it line by line), rotated lumberjack-style to `<name>-2006-01-02T15-04-05.000`.
 //
 // Writes are synchronous appends on fds kept open: records are small, the disk is local,
-// and sync writes make "written" mean written. The sink drains the bus in batches; a failed
-// write keeps its records and is retried with backoff, while the bus queue in front of it
-// stays bounded and counts what it has to drop.
+// and sync writes make "written" mean written. What keeps the files valid NDJSON:
+//   - whole lines only: a write that stops part-way (ENOSPC, EIO, kill -9 between pages)
+//     keeps the complete lines it wrote, counts exactly those records as written and cuts the
+//     torn rest, so a retry neither duplicates nor tears a record;
+//   - a torn last line left by a crash is cut before anything is appended: for every file of
+//     ours at start and whenever a file is (re)opened (after a rotation, or when it was replaced).
+//     The cut bytes are counted (`torn_lines`, `torn_bytes`) and logged with a preview, not
+//     kept: they are an incomplete JSON document, and the event they began was never counted
+//     as written.
+//
+// The sink drains the bus in batches. A failed write keeps its records and is retried with
+// backoff until writing works again (ENOSPC, EIO, EROFS, EACCES: all wait for the operator or
+// the disk); meanwhile the bounded bus queue in front of the sink takes what arrives and
+// counts what it must refuse, and `failure()` tells /readyz why the sink is not writing.
+// Every event not written is counted with its reason (`unwritten`): `queue_full` (refused by
+// the queue while the sink was failing or behind) or `shutdown` (still held when the agent
+// stopped with writes failing; the count is logged too).
 import {
   closeSync,
+  existsSync,
   fstatSync,
   ftruncateSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   renameSync,
   statSync,
   unlinkSync,
   writeSync,
-  existsSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { EventBus, Subscription } from "../events/bus.ts";
 import { documentJson } from "../events/format.ts";
 import type { EventRecord } from "../events/record.ts";
 import { rotationStamp } from "../events/time.ts";
-import type { Logger } from "../log.ts";
+import { silentLogger, type Logger } from "../log.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes per write (a chunk holds at least one line, however long). */
 const CHUNK_BYTES = 1 * MiB;
 const SCRATCH_BYTES = 64 * 1024;
 const BACKUP = /^-(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}\.\d{3})(?:-(\d+))?$/;
+const NL = 0x0a;
+/** Every document line starts with these bytes (documentJson's first member). */
+const DOC_PREFIX = Buffer.from('{"hostname":');
 
 interface OpenFile {
   fd: number;
@@ -46,6 +65,8 @@ export interface LocalFileWriterOptions {
   /** Rotated files kept per tracer; older ones are deleted. */
   maxRotation: number;
   now?: () => number;
+  /** Where torn-line repairs are reported (default: nowhere). */
+  log?: Logger;
 }
 
 /** Tracer names become file names: keep them to one safe path component. */
@@ -54,15 +75,27 @@ export function fileNameFor(tracer: string): string {
   return s === "" || s === "." || s === ".." ? "_" + s : s;
 }
 
+/** An error with the file it happened on (for logs and /readyz). */
+function withFile(e: unknown, path: string): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (!err.message.includes(path)) err.message = `${err.message} (${path})`;
+  return err;
+}
+
 export class LocalFileWriter {
   private readonly files = new Map<string, OpenFile>();
   private readonly maxBytes: number;
   private readonly now: () => number;
+  private readonly log: Logger;
   rotations = 0;
+  /** Torn last lines cut before appending, and their bytes. */
+  tornLines = 0;
+  tornBytes = 0;
 
   constructor(private readonly opts: LocalFileWriterOptions) {
     this.maxBytes = Math.max(1, opts.rotationSizeMiB * MiB);
     this.now = opts.now ?? Date.now;
+    this.log = opts.log ?? silentLogger;
   }
 
   /**
@@ -75,13 +108,14 @@ export class LocalFileWriter {
   /**
    * Append records of one tracer, one HUATUO document JSON line each (documentJson, built
    * once per record and shared with any other document sink). Written records are removed
-   * from the front of `records`; on an error the rest stay there for the retry, and it throws.
+   * from the front of `records`; on an error the rest stay there for the retry, and it throws
+   * (the error names the file).
    */
   append(tracer: string, records: EventRecord[]): void {
     const name = fileNameFor(tracer);
     const path = join(this.opts.dir, name);
-    let f = this.current(name, path);
     try {
+      let f = this.current(name, path);
       while (records.length > 0) {
         // Encode as many lines as fit before the rotation size (at least one into an empty
         // file) and in one chunk (at least one line). A line that does not fit is encoded
@@ -94,7 +128,7 @@ export class LocalFileWriter {
           const doc = documentJson(records[n]!);
           this.reserve(bytes, 3 * doc.length + 1); // UTF-8 takes at most 3 bytes per UTF-16 unit
           const len = this.scratch.write(doc, bytes) + 1;
-          this.scratch[bytes + len - 1] = 0x0a;
+          this.scratch[bytes + len - 1] = NL;
           if (n > 0 && bytes + len > CHUNK_BYTES) break;
           if (f.size + bytes + len > this.maxBytes && f.size + bytes !== 0) break;
           bytes += len;
@@ -104,9 +138,12 @@ export class LocalFileWriter {
           f = this.rotate(name, path, f);
           continue;
         }
-        this.writeAll(f, this.scratch.subarray(0, bytes));
-        records.splice(0, n);
+        const { kept, err } = this.writeLines(name, f, bytes);
+        records.splice(0, err ? kept : n);
+        if (err) throw err;
       }
+    } catch (e) {
+      throw withFile(e, path);
     } finally {
       if (this.scratch.length > CHUNK_BYTES * 2) this.scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
     }
@@ -120,21 +157,38 @@ export class LocalFileWriter {
     this.scratch = next;
   }
 
-  /** One write for the chunk; on failure cut any partial line so a retry cannot corrupt the file. */
-  private writeAll(f: OpenFile, buf: Buffer) {
-    const before = f.size;
+  /**
+   * Write the first `bytes` of the scratch buffer (whole lines). If the write stops part-way,
+   * the complete lines that reached the file stay and are returned as `kept` (their records
+   * count as written), the torn rest is cut, and `err` says why it stopped.
+   */
+  private writeLines(name: string, f: OpenFile, bytes: number): { kept: number; err?: Error } {
+    const buf = this.scratch;
     let off = 0;
     try {
-      while (off < buf.length) off += writeSync(f.fd, buf, off, buf.length - off);
+      while (off < bytes) off += writeSync(f.fd, buf, off, bytes - off);
+      f.size += bytes;
+      return { kept: -1 };
     } catch (e) {
-      if (off > 0) {
+      // What reached the file: its size says exactly (each write call either wrote bytes or
+      // failed); the loop's own count is the fallback.
+      let wrote = off;
+      try {
+        wrote = Math.min(bytes, Math.max(0, fstatSync(f.fd).size - f.size));
+      } catch {}
+      const keep = wrote > 0 ? buf.lastIndexOf(NL, wrote - 1) + 1 : 0;
+      if (keep < wrote) {
         try {
-          ftruncateSync(f.fd, before);
-        } catch {}
+          ftruncateSync(f.fd, f.size + keep);
+        } catch {
+          this.closeOne(name); // the next open cuts the torn tail (repairTail)
+        }
       }
-      throw e;
+      f.size += keep;
+      let kept = 0;
+      for (let i = buf.indexOf(NL); i >= 0 && i < keep; i = buf.indexOf(NL, i + 1)) kept++;
+      return { kept, err: e as Error };
     }
-    f.size += buf.length;
   }
 
   /** The open file for `name`, reopened if it was deleted or replaced behind our back. */
@@ -156,11 +210,97 @@ export class LocalFileWriter {
 
   private open(name: string, path: string): OpenFile {
     mkdirSync(this.opts.dir, { recursive: true, mode: 0o755 });
-    const fd = openSync(path, "a", 0o644); // O_WRONLY|O_CREAT|O_APPEND
-    const st = fstatSync(fd);
-    const f = { fd, dev: st.dev, ino: st.ino, size: st.size };
-    this.files.set(name, f);
-    return f;
+    const fd = openSync(path, "a+", 0o644); // O_RDWR|O_CREAT|O_APPEND: read to find a torn tail
+    try {
+      this.repairTail(fd, fstatSync(fd).size, path);
+      const st = fstatSync(fd);
+      const f = { fd, dev: st.dev, ino: st.ino, size: st.size };
+      this.files.set(name, f);
+      return f;
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * If the file does not end with a newline, cut it after its last complete line (a write was
+   * interrupted: kill -9, power loss, a full disk before this version). Only files that hold
+   * our documents are cut; anything else at the path gets a newline so our lines start clean.
+   * Returns the size after the repair.
+   */
+  private repairTail(fd: number, size: number, path: string): number {
+    if (size === 0) return 0;
+    const one = Buffer.alloc(1);
+    readSync(fd, one, 0, 1, size - 1);
+    if (one[0] === NL) return size;
+    const head = Buffer.alloc(Math.min(size, DOC_PREFIX.length));
+    readSync(fd, head, 0, head.length, 0);
+    // Ours: starts like a document (or is zeros: a tail the file system never filled).
+    if (!(head.equals(DOC_PREFIX.subarray(0, head.length)) || head[0] === 0)) {
+      writeSync(fd, "\n");
+      this.log.warn("a file not written by kpulse has no final newline; one was added before appending", { file: path });
+      return size + 1;
+    }
+    let keep = 0;
+    const block = Buffer.allocUnsafe(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - block.length);
+      const n = readSync(fd, block, 0, end - start, start);
+      const i = block.subarray(0, n).lastIndexOf(NL);
+      if (i >= 0) {
+        keep = start + i + 1;
+        break;
+      }
+      end = start;
+    }
+    const preview = Buffer.alloc(Math.min(size - keep, 120));
+    readSync(fd, preview, 0, preview.length, keep);
+    ftruncateSync(fd, keep);
+    this.tornLines++;
+    this.tornBytes += size - keep;
+    this.log.warn("cut a torn last line left by an interrupted write", {
+      file: path,
+      bytes: size - keep,
+      kept_bytes: keep,
+      head: preview.toString("utf8").replace(/\0/g, "\\0"),
+    });
+    return keep;
+  }
+
+  /**
+   * Cut the torn last line of every file of ours in the directory (at start, before anything
+   * is appended: a tracer that never writes again must not leave an invalid file behind).
+   * Files that do not hold our documents are left alone. Errors are logged, not thrown.
+   */
+  repairAll(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.opts.dir);
+    } catch {
+      return; // no directory yet: nothing to repair
+    }
+    for (const file of names) {
+      const path = join(this.opts.dir, file);
+      let fd: number | undefined;
+      try {
+        if (!lstatSync(path).isFile()) continue;
+        fd = openSync(path, "r+");
+        this.repairTailIfOurs(fd, fstatSync(fd).size, path);
+      } catch (e) {
+        this.log.warn("cannot check a local file for a torn last line", { file: path, err: String(e) });
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+  }
+
+  /** repairTail for files that start like our documents; others untouched. */
+  private repairTailIfOurs(fd: number, size: number, path: string) {
+    if (size === 0) return;
+    const head = Buffer.alloc(Math.min(size, DOC_PREFIX.length));
+    readSync(fd, head, 0, head.length, 0);
+    if (head.equals(DOC_PREFIX.subarray(0, head.length))) this.repairTail(fd, size, path);
   }
 
   private rotate(name: string, path: string, f: OpenFile): OpenFile {
@@ -210,23 +350,35 @@ export interface LocalFileSinkOptions extends LocalFileWriterOptions {
   log: Logger;
   /** Bus queue in front of the sink (default 4096). */
   queueSize?: number;
-  /** First retry delay after a failed write (default 1000 ms; doubles up to 30 s). */
+  /** First retry delay after a failed write (default 500 ms; doubles up to maxRetryMs). */
   retryMs?: number;
+  /** Longest retry delay (default 5 s: a failing local write costs one syscall). */
+  maxRetryMs?: number;
 }
 
 export interface LocalFileStats {
   written: number;
+  /** Failed write attempts (each retried). */
   write_failures: number;
   rotations: number;
   queued: number;
+  /** Refused by the full bus queue (= unwritten.queue_full). */
   dropped: number;
+  /** Events that will never be written, by reason. */
+  unwritten: { queue_full: number; shutdown: number };
+  torn_lines: number;
+  torn_bytes: number;
+  /** True while the last write attempt failed. */
+  failing: boolean;
 }
 
 export interface LocalFileSink {
   stats(): LocalFileStats;
+  /** Why the sink is not writing (the last error, e.g. "ENOSPC: …"), or undefined while it writes: for /readyz. */
+  failure(): string | undefined;
   /** Resolves once everything queued when it was called has been written (or given up). */
   flush(): Promise<void>;
-  /** Stop taking records, write what is queued, close the files. */
+  /** Stop taking records, write what is queued, close the files; what cannot be written is counted and logged. */
   close(): Promise<void>;
 }
 
@@ -234,14 +386,28 @@ const BATCH = 512;
 
 export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
   const log = opts.log.child({ sink: "localfile" });
-  const writer = new LocalFileWriter(opts);
+  const writer = new LocalFileWriter({ ...opts, log });
+  writer.repairAll(); // before the first append: no record goes after a torn line
   const sub: Subscription = opts.bus.subscribe({ name: "localfile", queueSize: opts.queueSize ?? 4096 });
   const pending = new Map<string, EventRecord[]>(); // per tracer, in arrival order
+  const firstDelay = opts.retryMs ?? 500;
+  const maxDelay = Math.max(firstDelay, opts.maxRetryMs ?? 5000);
   let written = 0;
   let failures = 0;
+  let unwrittenAtShutdown = 0;
+  /** The last write error while writes fail; undefined while they work. */
+  let failing: Error | undefined;
+  let failingSince = 0;
+  let lastLogged = { message: "", at: 0 };
   let closing = false;
   let idle: (() => void)[] = [];
   let wakeRetry: (() => void) | undefined;
+
+  const held = () => {
+    let n = 0;
+    for (const l of pending.values()) n += l.length;
+    return n;
+  };
 
   const settleIdle = () => {
     const waiting = idle;
@@ -255,8 +421,45 @@ export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
     else pending.set(r.tracer_name, [r]);
   };
 
+  /** One pass over the held records; the first error, or undefined when all were written. */
+  function writePending(): Error | undefined {
+    let failed: Error | undefined;
+    for (const [tracer, recs] of pending) {
+      const n = recs.length;
+      try {
+        writer.append(tracer, recs);
+      } catch (e) {
+        failed ??= e as Error;
+      }
+      written += n - recs.length;
+      if (recs.length === 0) pending.delete(tracer);
+    }
+    return failed;
+  }
+
+  function noteFailure(err: Error, retryMs: number) {
+    failures++;
+    const now = Date.now();
+    if (!failing) failingSince = now;
+    failing = err;
+    // The first failure and every new error are logged; the same error again once a minute.
+    if (err.message !== lastLogged.message || now - lastLogged.at >= 60_000) {
+      lastLogged = { message: err.message, at: now };
+      log.error("local file write failed; events are held and retried", {
+        err: err.message, held: held(), queued: sub.queued, unwritten: sub.dropped, retry_ms: retryMs,
+      });
+    }
+  }
+
+  function noteSuccess() {
+    if (!failing) return;
+    log.info("local file writes resumed", { failed_for_ms: Date.now() - failingSince, unwritten: sub.dropped });
+    failing = undefined;
+    lastLogged = { message: "", at: 0 };
+  }
+
   async function run() {
-    let delay = opts.retryMs ?? 1000;
+    let delay = firstDelay;
     for (;;) {
       // Take more from the bus only once the previous batch is out, so a failing disk
       // backs up into the bounded bus queue (which counts drops) and not into memory.
@@ -267,29 +470,22 @@ export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
         take(first);
         for (let i = 1, r; i < BATCH && (r = sub.tryNext()) !== undefined; i++) take(r);
       }
-      let failed: unknown;
-      for (const [tracer, recs] of pending) {
-        const n = recs.length;
-        try {
-          writer.append(tracer, recs);
-        } catch (e) {
-          failed = e;
-        }
-        written += n - recs.length;
-        if (recs.length === 0) pending.delete(tracer);
-      }
+      const failed = writePending();
       if (failed === undefined) {
-        delay = opts.retryMs ?? 1000;
+        noteSuccess();
+        delay = firstDelay;
         continue;
       }
-      failures++;
-      const held = [...pending.values()].reduce((a, l) => a + l.length, 0);
+      noteFailure(failed, delay);
       if (closing) {
-        log.error("local file write failed at shutdown; records not written", { err: failed, records: held });
+        // Shutdown with writes failing: what is held and what is still queued is lost. Count it.
+        let n = held();
         pending.clear();
-        continue;
+        while (sub.tryNext() !== undefined) n++;
+        unwrittenAtShutdown += n;
+        log.error("local file sink stopped with events not written", { unwritten: n, err: failed.message });
+        break;
       }
-      log.error("local file write failed; will retry", { err: failed, records: held, retry_ms: delay });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
         wakeRetry = () => {
@@ -298,7 +494,7 @@ export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
         };
       });
       wakeRetry = undefined;
-      delay = Math.min(delay * 2, 30_000);
+      delay = Math.min(delay * 2, maxDelay);
     }
     writer.close();
     settleIdle();
@@ -311,9 +507,18 @@ export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
       written,
       write_failures: failures,
       rotations: writer.rotations,
-      queued: sub.queued + [...pending.values()].reduce((a, l) => a + l.length, 0),
+      queued: sub.queued + held(),
       dropped: sub.dropped,
+      unwritten: { queue_full: sub.dropped, shutdown: unwrittenAtShutdown },
+      torn_lines: writer.tornLines,
+      torn_bytes: writer.tornBytes,
+      failing: failing !== undefined,
     }),
+    failure() {
+      if (!failing) return undefined;
+      const lost = sub.dropped + unwrittenAtShutdown;
+      return `${failing.message}; ${held() + sub.queued} events waiting${lost ? `, ${lost} not written` : ""}`;
+    },
     flush() {
       if (pending.size === 0 && sub.queued === 0) return Promise.resolve();
       return new Promise((resolve) => idle.push(resolve));
@@ -323,6 +528,10 @@ export function startLocalFileSink(opts: LocalFileSinkOptions): LocalFileSink {
       sub.close();
       wakeRetry?.(); // one last attempt now rather than after the backoff
       await done;
+      const unwritten = sub.dropped + unwrittenAtShutdown;
+      (unwritten ? log.warn : log.info)("local file sink closed", {
+        written, unwritten, unwritten_queue_full: sub.dropped, unwritten_shutdown: unwrittenAtShutdown,
+      });
     },
   };
 }

@@ -88,7 +88,7 @@ describe("hostile config files cost little and are named", () => {
       }
       throw new Error("1e3 was accepted");
     })();
-    expect(e.message).toBe("f.toml:2: EventsWatch.MaxClients must be a positive integer, got 1000 (a float)");
+    expect(e.message).toBe("f.toml:2: EventsWatch.MaxClients must be an integer from 1 to 10000, got 1000 (a float)");
     expect(() => parseConfig("[EventsWatch]\nMaxClients = 100.0\n", "f.toml", SCHEMA)).toThrow("got 100 (a float)");
     // a float is fine where a number is
     expect(() => parseConfig("[RuntimeCgroup]\nLimitCPU = 1e1\n", "f.toml", SCHEMA)).not.toThrow();

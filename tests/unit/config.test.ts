@@ -227,12 +227,12 @@ describe("errors name file, key and line", () => {
 
   test("out of range: EventsWatch.MaxClients", () => {
     const e = errorOf(toml("# kpulse", "", "[Log]", 'Level = "info"', "", "[EventsWatch]", "MaxClients = -1"));
-    expect(e.message).toBe(`${F}:7: EventsWatch.MaxClients must be a positive integer, got -1`);
+    expect(e.message).toBe(`${F}:7: EventsWatch.MaxClients must be an integer from 1 to 10000, got -1`);
   });
 
   test("ranges of every implemented number", () => {
     expect(errorOf(toml("[EventsWatch]", "MaxClients = 1", "KeepAliveInterval = 0")).message).toBe(
-      `${F}:3: EventsWatch.KeepAliveInterval must be a positive integer, got 0`,
+      `${F}:3: EventsWatch.KeepAliveInterval must be an integer from 1 to 3600, got 0`,
     );
     expect(errorOf(toml("[Storage.LocalFile]", "RotationSize = 0")).message).toBe(`${F}:2: Storage.LocalFile.RotationSize must be a positive integer, got 0`);
     expect(errorOf(toml("[Storage.LocalFile]", "MaxRotation = -3")).message).toBe(`${F}:2: Storage.LocalFile.MaxRotation must be a positive integer, got -3`);
@@ -246,7 +246,7 @@ describe("errors name file, key and line", () => {
 
   test("an alias is reported under the name the file used", () => {
     expect(errorOf(toml("[HTTPServer]", "MaxEventStreamClients = 0")).message).toBe(
-      `${F}:2: HTTPServer.MaxEventStreamClients must be a positive integer, got 0`,
+      `${F}:2: HTTPServer.MaxEventStreamClients must be an integer from 1 to 10000, got 0`,
     );
   });
 
@@ -345,7 +345,7 @@ describe("errors name file, key and line", () => {
     const dir = mkdtempSync(join(tmpdir(), "kpulse-cfg-"));
     const path = join(dir, "bad.toml");
     writeFileSync(path, "[EventsWatch]\nMaxClients = 0\n");
-    expect(() => loadConfig(path)).toThrow(`${path}:2: EventsWatch.MaxClients must be a positive integer, got 0`);
+    expect(() => loadConfig(path)).toThrow(`${path}:2: EventsWatch.MaxClients must be an integer from 1 to 10000, got 0`);
   });
 });
 

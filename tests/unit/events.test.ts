@@ -311,10 +311,10 @@ describe("event bus", () => {
   });
 
   test("replay after a known id, filtered; unknown id starts live", () => {
-    const bus = createEventBus({ replaySize: 5 });
+    const bus = createEventBus({ windowSize: 5 });
     const recs = Array.from({ length: 8 }, (_, i) => rec(i % 2 ? "oom" : "dload"));
     for (const r of recs) bus.publish(r);
-    // Ring holds recs[3..7].
+    // The window holds recs[3..7].
     const s = bus.subscribe({ queueSize: 4, after: recs[4].tracer_id });
     expect(s.resume).toBe("replayed");
     expect(s.replayed).toBe(3);
@@ -549,5 +549,64 @@ describe("linear-time watch filters", () => {
     }
     const f = compileFilters({ filters: { tracer_name: "^(?P<t>oom|softlockup)$" } });
     expect(f.ok && f.match(rec("oom")) && !f.match(rec("oomx"))).toBe(true);
+  });
+});
+
+describe("event bus: the shared window read by cursors (watch delivery)", () => {
+  test("readers see every record of a burst the window holds; publish never runs their filter", () => {
+    const bus = createEventBus({ windowSize: 8 });
+    let calls = 0;
+    const all = bus.reader();
+    const ooms = bus.reader({ filter: (r) => (calls++, r.tracer_name === "oom") });
+    const recs = Array.from({ length: 6 }, (_, i) => rec(i % 2 ? "oom" : "dload"));
+    for (const r of recs) bus.publish(r);
+    expect(calls).toBe(0);
+    expect(all.lag()).toBe(6);
+    const got: EventRecord[] = [];
+    for (let r; (r = all.tryNext()) !== undefined; ) got.push(r);
+    expect(got).toEqual(recs);
+    expect(all.lag()).toBe(0);
+    expect([ooms.tryNext(), ooms.tryNext(), ooms.tryNext(), ooms.tryNext()]).toEqual([recs[1], recs[3], recs[5], undefined]);
+    expect(ooms.last).toBe(5);
+  });
+
+  test("a reader the window overtook is behind by exactly the records it lost", () => {
+    const bus = createEventBus({ windowSize: 4 });
+    const r = bus.reader();
+    const recs = Array.from({ length: 10 }, () => rec("oom"));
+    for (const x of recs) bus.publish(x);
+    expect(r.behind()).toBe(6);
+    expect(r.lag()).toBe(10);
+    expect(r.tryNext()).toBeUndefined(); // nothing is handed out while behind
+    r.skipLost();
+    expect([r.tryNext(), r.tryNext(), r.tryNext(), r.tryNext(), r.tryNext()]).toEqual([...recs.slice(6), undefined]);
+  });
+
+  test("find/at/oldest/head locate a tracer_id for Last-Event-ID", () => {
+    const bus = createEventBus({ windowSize: 3 });
+    const recs = Array.from({ length: 5 }, () => rec("oom"));
+    for (const x of recs) bus.publish(x);
+    expect([bus.head(), bus.oldest()]).toEqual([5, 2]);
+    expect(bus.find(recs[3]!.tracer_id)).toBe(3);
+    expect(bus.find(recs[1]!.tracer_id)).toBeUndefined();
+    expect(bus.at(4)).toBe(recs[4]);
+    expect(bus.at(1)).toBeUndefined();
+    const r = bus.reader({ from: 3 });
+    expect(r.tryNext()).toBe(recs[3]);
+  });
+
+  test("one wake-up per event-loop turn, however many records were published", async () => {
+    const bus = createEventBus();
+    const r = bus.reader();
+    let woken = 0;
+    const p = r.ready().then(() => woken++);
+    for (let i = 0; i < 1000; i++) bus.publish(rec("oom"));
+    expect(woken).toBe(0); // publish ran no reader code
+    await p;
+    expect(woken).toBe(1);
+    expect(r.lag()).toBe(1000);
+    bus.close();
+    expect(r.closed).toBe(true);
+    await r.ready(); // resolves at once once closed
   });
 });
