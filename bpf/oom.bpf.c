@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "kpulse_common.h"
+#include "kpulse_memcg.h"
 #include "oom.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -27,29 +28,6 @@ struct {
 /* Keeps struct oom_event in the object's BTF for the TypeScript decoder. */
 const struct oom_event *oom_event_layout __attribute__((unused));
 
-/* ── memory cgroup of a task (same walk as memory_reclaim.bpf.c) ─────────────────────────── */
-
-/* kernfs_node.parent became __parent in 6.15. */
-struct kernfs_node___pre615 {
-	struct kernfs_node *parent;
-} __attribute__((preserve_access_index));
-
-static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
-{
-	if (bpf_core_field_exists(kn->__parent))
-		return BPF_CORE_READ(kn, __parent);
-	return BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
-}
-
-static __always_inline struct cgroup_subsys_state *task_memcg_css(struct task_struct *task)
-{
-	int id;
-
-	if (!task || !bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id))
-		return 0;
-	id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
-	return BPF_CORE_READ(task, cgroups, subsys[id]);
-}
 
 /* css address, page counter and limit (pages), and the kernfs names up to the root, leaf first. */
 static __always_inline void read_memcg(struct task_struct *task, __u64 *css_addr, __u64 *usage,
