@@ -70,7 +70,10 @@ dv.setUint16(0, 2, true); dv.setUint16(2, ${RX_PORT}, false); sa.set([${SERVER.s
 if (c.bind(fd, ptr(sa), 16) < 0 || c.listen(fd, 8) < 0) { console.log("bind failed"); process.exit(1); }
 console.log("listening");
 const conn = c.accept(fd, null, null);
-const buf = new Uint8Array(8 << 20);
+// A deep receive queue (SO_RCVBUFFORCE, root) and big reads: each read copies many MiB while
+// holding the socket, and segments arriving meanwhile wait in its backlog for milliseconds.
+c.setsockopt(conn, 1, 33, ptr(new Int32Array([64 << 20])), 4);
+const buf = new Uint8Array(32 << 20);
 while (c.recv(conn, ptr(buf), buf.length, 0) > 0) {}
 `;
 // Streams until killed.
