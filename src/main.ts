@@ -24,10 +24,9 @@ import { createApp } from "./server/app.ts";
 import { startLocalFileSink, type LocalFileSink } from "./storage/localfile.ts";
 import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
-import { openSearchSettings, startOpenSearchSink, type OpenSearchSink } from "./storage/opensearch.ts";
+import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
 import { VERSION } from "./version.ts";
-import { runWatchClient } from "./watch-client.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
 
@@ -62,7 +61,8 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n`);
     return 0;
   }
-  if ("watch" in parsed) return runWatchClient(parsed.watch);
+  // Loaded on demand: the agent's start-up should not pay for the client (nor the client for the agent).
+  if ("watch" in parsed) return (await import("./watch-client.ts")).runWatchClient(parsed.watch);
   const opts = parsed;
   const table = [...probeTable, ...extraProbes];
   let cfg: LoadedConfig;
@@ -140,6 +140,8 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     // directory or TLS file is a configuration error.
     if (esEnabled(cfg)) {
       try {
+        // Loaded only when ES storage is on: the OpenSearch client is the largest module of the agent.
+        const { openSearchSettings, startOpenSearchSink } = await import("./storage/opensearch.ts");
         openSearch = startOpenSearchSink({ bus, log, ...openSearchSettings(cfg) });
       } catch (err) {
         log.error("cannot start the OpenSearch sink", { err: String(err) });
