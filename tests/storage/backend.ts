@@ -87,6 +87,8 @@ export interface StoredDoc {
 
 /** Every document of an index (scroll), with the fields the tests compare. */
 export async function allDocs(url: string, index: string): Promise<StoredDoc[]> {
+  // After a node restart the index's shards recover first: wait for them, not for luck.
+  await es(url, "GET", `/_cluster/health/${index}?wait_for_status=yellow&timeout=60s`);
   await es(url, "POST", `/${index}/_refresh`);
   const out: StoredDoc[] = [];
   let page = await es(url, "POST", `/${index}/_search?scroll=1m`, {
