@@ -2,8 +2,7 @@
 // namespace): `<ns>_tcp_<field>` for the fields KubeSkoop exports (inspector_pod_tcp<field>).
 // The file is parsed by the netstat probe's parser (src/probes/netstat/parse.ts).
 import type { Sample } from "../../metrics/sample.ts";
-import { hostNetFile } from "../../procfs/host-net.ts";
-import { defineProbe } from "../types.ts";
+import { defineHostNetFileProbe } from "../kit/host-net-file.ts";
 import { rowSamples, snmpSeries } from "./series.ts";
 
 export const TCP_SERIES = snmpSeries("Tcp", "snmp", [
@@ -24,20 +23,9 @@ export function tcpSamples(text: string, path: string): Sample[] {
   return rowSamples(text, path, "Tcp", TCP_SERIES);
 }
 
-export const tcpProbe = defineProbe({
+export const tcpProbe = defineHostNetFileProbe({
   name: "tcp",
-  kind: "metric",
-  source: "procfs /proc/<pid>/net/snmp",
+  file: "snmp",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
-
-  create(ctx) {
-    const snmp = hostNetFile(ctx.procfs, "snmp", ctx.log);
-    return {
-      async collect() {
-        const { path, text } = await snmp.read();
-        return tcpSamples(text, path);
-      },
-      stop() {},
-    };
-  },
+  samples: tcpSamples,
 });

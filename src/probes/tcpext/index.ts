@@ -2,9 +2,8 @@
 // network namespace): `<ns>_tcpext_<field>` for the fields KubeSkoop exports
 // (inspector_pod_tcpext<field>). Rows are read with the tcp probe's helper (src/probes/tcp/series.ts).
 import type { Sample } from "../../metrics/sample.ts";
-import { hostNetFile } from "../../procfs/host-net.ts";
 import { rowSamples, snmpSeries } from "../tcp/series.ts";
-import { defineProbe } from "../types.ts";
+import { defineHostNetFileProbe } from "../kit/host-net-file.ts";
 
 export const TCPEXT_SERIES = snmpSeries("TcpExt", "netstat", [
   ["ListenDrops", "counter", "SYNs to listening sockets dropped for any reason, a full accept queue included"],
@@ -46,20 +45,9 @@ export function tcpextSamples(text: string, path: string): Sample[] {
   return rowSamples(text, path, "TcpExt", TCPEXT_SERIES);
 }
 
-export const tcpextProbe = defineProbe({
+export const tcpextProbe = defineHostNetFileProbe({
   name: "tcpext",
-  kind: "metric",
-  source: "procfs /proc/<pid>/net/netstat",
+  file: "netstat",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
-
-  create(ctx) {
-    const netstat = hostNetFile(ctx.procfs, "netstat", ctx.log);
-    return {
-      async collect() {
-        const { path, text } = await netstat.read();
-        return tcpextSamples(text, path);
-      },
-      stop() {},
-    };
-  },
+  samples: tcpextSamples,
 });

@@ -2,9 +2,8 @@
 // namespace): `<ns>_udp_<field>` for the fields KubeSkoop exports (inspector_pod_udp<field>).
 // Rows are read with the tcp probe's helper (src/probes/tcp/series.ts).
 import type { Sample } from "../../metrics/sample.ts";
-import { hostNetFile } from "../../procfs/host-net.ts";
 import { rowSamples, snmpSeries } from "../tcp/series.ts";
-import { defineProbe } from "../types.ts";
+import { defineHostNetFileProbe } from "../kit/host-net-file.ts";
 
 export const UDP_SERIES = snmpSeries("Udp", "snmp", [
   ["InDatagrams", "counter", "UDP datagrams delivered to sockets"],
@@ -22,20 +21,9 @@ export function udpSamples(text: string, path: string): Sample[] {
   return rowSamples(text, path, "Udp", UDP_SERIES);
 }
 
-export const udpProbe = defineProbe({
+export const udpProbe = defineHostNetFileProbe({
   name: "udp",
-  kind: "metric",
-  source: "procfs /proc/<pid>/net/snmp",
+  file: "snmp",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
-
-  create(ctx) {
-    const snmp = hostNetFile(ctx.procfs, "snmp", ctx.log);
-    return {
-      async collect() {
-        const { path, text } = await snmp.read();
-        return udpSamples(text, path);
-      },
-      stop() {},
-    };
-  },
+  samples: udpSamples,
 });
