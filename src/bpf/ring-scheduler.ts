@@ -16,10 +16,9 @@
 // then at the consumer position). Records that land during a drain are either seen by it (each
 // step re-reads the producer position after a fenced consumer-position store) or leave the ring
 // readable for the next epoll_wait.
-import { readdirSync } from "node:fs";
-import { closeFd, EPOLLIN, epollAdd, epollCreate, epollDel, eventfdCreate, eventfdSignal } from "../../ffi/libc.ts";
 import type { BpfMap } from "./object.ts";
 import { RingBufferReader, type RingRecordHandler } from "./ringbuf.ts";
+import { WaiterThread } from "./waiter-thread.ts";
 
 export type { RingRecordHandler };
 
@@ -62,25 +61,7 @@ export interface RingSchedulerOptions {
   onError?: (err: Error) => void;
 }
 
-/** workerData of ring-waiter.worker.ts. */
-export interface RingWaiterInit {
-  ctl: SharedArrayBuffer;
-  index: { ARM: number; STOP: number };
-  epfd: number;
-  minIntervalMs: number;
-}
-
-export type RingWaiterMessage =
-  | { type: "wake"; ready: number }
-  | { type: "error"; errno: number; message?: string }
-  | { type: "exit" };
-
-// ctl (Int32Array over a SharedArrayBuffer) slots.
-const ARM = 0; // 1: the waiter may epoll_wait; it sets 0 when it wakes, the main thread sets 1 after a drain
-const STOP = 1; // 1: the waiter must exit
-
 const FALLBACK_POLL_MS = 10;
-const JOIN_TIMEOUT_MS = 2000;
 
 interface Entry {
   readonly view: RingBufferReader;
@@ -95,11 +76,7 @@ export class RingScheduler {
   private readonly minIntervalMs: number;
   private readonly onError: (err: Error) => void;
   private entries: Entry[] = []; // copy-on-write: a cycle iterates a stable snapshot
-  private epfd = -1;
-  private evfd = -1;
-  private ctl: Int32Array | null = null;
-  private worker: Worker | null = null;
-  private workerGone: Promise<void> | null = null;
+  private waiter: WaiterThread | null = null; // started with the first ring
   private fallback: ReturnType<typeof setInterval> | null = null;
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private inCycle = false;
@@ -118,11 +95,10 @@ export class RingScheduler {
   /** Map `map` (a BPF_MAP_TYPE_RINGBUF) and deliver its records to `onRecord` from now on. */
   add(map: BpfMap, onRecord: RingRecordHandler, opts: { name?: string; onError?: (err: unknown) => void } = {}): RingConsumer {
     if (this.closed) throw new Error("ring scheduler is closed");
-    this.ensureStarted();
+    const waiter = this.ensureStarted();
     const view = new RingBufferReader(map, onRecord, { onError: opts.onError });
-    const fd = map.fd;
     try {
-      epollAdd(this.epfd, fd, EPOLLIN, fd);
+      waiter.add(map.fd, map.fd);
     } catch (err) {
       view.stop();
       throw err;
@@ -164,35 +140,8 @@ export class RingScheduler {
     if (this.fallback) clearInterval(this.fallback);
     this.immediate = this.fallback = null;
     for (const e of this.entries) this.remove(e);
-    this.closing = this.stopWorker();
+    this.closing = this.waiter ? this.waiter.stop().then(() => undefined) : Promise.resolve();
     return this.closing;
-  }
-
-  private async stopWorker(): Promise<void> {
-    if (this.ctl) {
-      Atomics.store(this.ctl, STOP, 1);
-      Atomics.notify(this.ctl, STOP);
-      Atomics.notify(this.ctl, ARM);
-    }
-    if (this.evfd >= 0) eventfdSignal(this.evfd);
-    let joined = true;
-    if (this.worker && this.workerGone) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      joined = await Promise.race([
-        this.workerGone.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), JOIN_TIMEOUT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!joined) this.worker.terminate(); // should not happen: the eventfd wakes it
-    }
-    this.worker = null;
-    // Only once the waiter has exited: a thread still inside epoll_wait keeps using the epoll fd,
-    // and a closed number could be reused under it. If it did not exit, leak the two fds instead.
-    if (joined) {
-      if (this.epfd >= 0) closeFd(this.epfd);
-      if (this.evfd >= 0) closeFd(this.evfd);
-    }
-    this.epfd = this.evfd = -1;
   }
 
   private remove(e: Entry): void {
@@ -200,47 +149,18 @@ export class RingScheduler {
     e.stopped = true;
     e.more = false;
     // Before the map fd can be closed by its owner; ENOENT/EBADF mean it is already gone.
-    if (this.epfd >= 0) epollDel(this.epfd, e.view.fd);
+    this.waiter?.remove(e.view.fd);
     this.entries = this.entries.filter((x) => x !== e);
     e.view.stop(); // deferred to the end of the walk when called from a handler
   }
 
-  private ensureStarted(): void {
-    if (this.epfd >= 0) return;
-    const epfd = epollCreate();
-    let evfd = -1;
-    try {
-      evfd = eventfdCreate();
-      epollAdd(epfd, evfd, EPOLLIN, 0xffffffff);
-    } catch (err) {
-      closeFd(epfd);
-      if (evfd >= 0) closeFd(evfd);
-      throw err;
-    }
-    this.epfd = epfd;
-    this.evfd = evfd;
-    this.ctl = new Int32Array(new SharedArrayBuffer(8));
-    this.ctl[ARM] = 1;
-    const init: RingWaiterInit = { ctl: this.ctl.buffer as SharedArrayBuffer, index: { ARM, STOP }, epfd: this.epfd, minIntervalMs: this.minIntervalMs };
-    let worker: Worker;
-    try {
-      worker = new Worker(waiterEntry(), { workerData: init } as WorkerOptions);
-    } catch (err) {
-      this.workerFailed(new Error(`cannot start the ring waiter thread: ${String(err)}`));
-      return;
-    }
-    this.worker = worker;
-    // Never keeps the process alive: the agent's server does, and a blocked epoll_wait must not.
-    (worker as Worker & { unref(): void }).unref();
-    this.workerGone = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve(), { once: true }));
-    worker.addEventListener("message", (ev: MessageEvent<RingWaiterMessage>) => {
-      const m = ev.data;
-      if (m.type === "wake") this.onWake();
-      else if (m.type === "error") this.workerFailed(new Error(`ring waiter: ${m.message ?? `epoll_wait errno ${m.errno}`}`));
+  private ensureStarted(): WaiterThread {
+    this.waiter ??= new WaiterThread({
+      minIntervalMs: this.minIntervalMs,
+      onWake: () => this.onWake(),
+      onFailure: (err) => this.workerFailed(err),
     });
-    worker.addEventListener("error", (ev: ErrorEvent) => {
-      this.workerFailed(new Error(`ring waiter thread failed: ${ev.message}`));
-    });
+    return this.waiter;
   }
 
   private workerFailed(err: Error): void {
@@ -300,35 +220,8 @@ export class RingScheduler {
   }
 
   private rearm(): void {
-    if (!this.ctl || this.closed) return;
-    Atomics.store(this.ctl, ARM, 1);
-    Atomics.notify(this.ctl, ARM);
+    if (!this.closed) this.waiter?.rearm();
   }
-}
-
-const WAITER = "ring-waiter.worker";
-
-/**
- * Where the waiter's entry is. From source it sits next to this file. In a `bun build --compile`
- * binary every module is bundled into the entry file, so import.meta.url is the binary's root
- * (/$bunfs/root/<binary>) and the worker, an extra entrypoint, lives at its path relative to the
- * common root of all entrypoints: bpf/… for `src/main.ts`, src/bpf/… for tests/e2e/test-entry.ts.
- * So look it up there rather than guessing.
- */
-/** The waiter thread's entry file (beside this module from source; wherever the extra --compile entrypoint landed in a binary). */
-export function waiterEntry(): string {
-  const here = new URL(`./${WAITER}.ts`, import.meta.url).href;
-  const dir = import.meta.dir;
-  if (!dir.startsWith("/$bunfs/")) return here;
-  try {
-    for (const f of readdirSync(dir, { recursive: true }) as string[]) {
-      const base = f.slice(f.lastIndexOf("/") + 1);
-      if (base === `${WAITER}.js` || base === `${WAITER}.ts`) return `${dir}/${f}`;
-    }
-  } catch {
-    // fall through: the Worker then fails with a clear "ModuleNotFound", reported via onError
-  }
-  return here;
 }
 
 let shared: RingScheduler | null = null;

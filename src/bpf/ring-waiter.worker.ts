@@ -1,4 +1,4 @@
-// The ring scheduler's waiter thread (see ring-scheduler.ts). It blocks in epoll_wait on one
+// The ring scheduler's waiter thread (see waiter-thread.ts). It blocks in epoll_wait on one
 // epoll set holding every ring-buffer map fd plus an eventfd, with no timeout: the kernel wakes
 // it when a ring has data (adaptive wakeup: the first record after the consumer caught up). It
 // then tells the main thread and parks on a SharedArrayBuffer until the main thread has drained
@@ -9,7 +9,7 @@
 // It must be an extra entrypoint of `bun build --compile` (see the Makefile).
 import { workerData } from "node:worker_threads";
 import { EINTR, EPOLL_EVENT_SIZE, epollWait } from "../../ffi/libc.ts";
-import type { RingWaiterInit, RingWaiterMessage } from "./ring-scheduler.ts";
+import type { RingWaiterInit, RingWaiterMessage } from "./waiter-thread.ts";
 
 const init = workerData as RingWaiterInit;
 const ctl = new Int32Array(init.ctl);

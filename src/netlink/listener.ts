@@ -1,16 +1,15 @@
 // rtnetlink link notifications (RTNLGRP_LINK: RTM_NEWLINK / RTM_DELLINK) without ever blocking
-// the main thread. The subscribed socket sits in an epoll set of its own with an eventfd; the
-// ring scheduler's waiter thread (src/bpf/ring-waiter.worker.ts, a generic "epoll_wait, tell
-// the main thread, park until re-armed" loop) sleeps on it with no timeout, so the kernel wakes
-// us when a notification is queued and an idle listener causes no wake-ups at all. The main
-// thread then drains the socket with non-blocking receives (MSG_DONTWAIT) under a time budget and
-// re-arms the waiter. Reusing that worker keeps `bun build --compile` at its existing entrypoints.
+// the main thread. The subscribed socket sits in the epoll set of a waiter thread of its own
+// (src/bpf/waiter-thread.ts, the ring scheduler's "epoll_wait, tell the main thread, park until
+// re-armed" loop) which sleeps with no timeout, so the kernel wakes us when a notification is
+// queued and an idle listener causes no wake-ups at all. The main thread then drains the socket
+// with non-blocking receives (MSG_DONTWAIT) under a time budget and re-arms the waiter. Reusing
+// that worker keeps `bun build --compile` at its existing entrypoints.
 //
 // When the kernel drops notifications (the socket's receive buffer was full: ENOBUFS), the
 // owner is told (onOverrun) so it can re-read the state it tracks; nothing is lost silently.
-import { closeFd, EPOLLIN, epollAdd, epollCreate, eventfdCreate, eventfdSignal } from "../../ffi/libc.ts";
 import { NETLINK_ADD_MEMBERSHIP, NetlinkSocket, NetlinkSyscallError, SO_RCVBUF, SOL_NETLINK, SOL_SOCKET } from "../../ffi/netlink.ts";
-import { waiterEntry, type RingWaiterInit, type RingWaiterMessage } from "../bpf/ring-scheduler.ts";
+import { WaiterThread } from "../bpf/waiter-thread.ts";
 import type { Logger } from "../log.ts";
 import { walkMessages } from "./wire.ts";
 import { parseLinkMessage, RTM_DELLINK, RTM_NEWLINK, RTNLGRP_LINK, type LinkMessage } from "./links.ts";
@@ -24,9 +23,6 @@ const DATAGRAM_BYTES = 64 << 10;
 const BUDGET_MS = 5;
 /** Poll period when the waiter thread cannot run (fallback only). */
 const FALLBACK_POLL_MS = 250;
-const JOIN_TIMEOUT_MS = 2000;
-const ARM = 0;
-const STOP = 1;
 
 export interface LinkListenerOptions {
   /** The socket to subscribe (e.g. hostNetlink(…).open(NETLINK_ROUTE)); the listener owns it. */
@@ -55,11 +51,7 @@ export class LinkListener {
   readonly stats: LinkListenerStats = { datagrams: 0, links: 0, overruns: 0, malformed: 0, handlerErrors: 0 };
   private readonly buf = new Uint8Array(DATAGRAM_BYTES);
   private readonly view = new DataView(this.buf.buffer);
-  private readonly ctl = new Int32Array(new SharedArrayBuffer(8));
-  private epfd = -1;
-  private evfd = -1;
-  private worker: Worker | null = null;
-  private workerGone: Promise<void> | null = null;
+  private waiter: WaiterThread | null = null;
   private fallback: ReturnType<typeof setInterval> | null = null;
   private immediate: ReturnType<typeof setImmediate> | null = null;
   private draining = false;
@@ -74,7 +66,7 @@ export class LinkListener {
     try {
       l.init();
     } catch (err) {
-      l.closeFds();
+      void l.stop(); // joins the waiter if it started, closes the socket
       throw err;
     }
     return l;
@@ -88,28 +80,8 @@ export class LinkListener {
     } catch (err) {
       this.opts.log.warn("cannot enlarge the netlink receive buffer", { err: String(err) });
     }
-    this.epfd = epollCreate();
-    this.evfd = eventfdCreate();
-    epollAdd(this.epfd, sock.fd, EPOLLIN, sock.fd);
-    epollAdd(this.epfd, this.evfd, EPOLLIN, 0xffffffff);
-    this.ctl[ARM] = 1;
-    const init: RingWaiterInit = { ctl: this.ctl.buffer as SharedArrayBuffer, index: { ARM, STOP }, epfd: this.epfd, minIntervalMs: 0 };
-    let worker: Worker;
-    try {
-      worker = new Worker(waiterEntry(), { workerData: init } as WorkerOptions);
-    } catch (err) {
-      this.waiterFailed(new Error(`cannot start the waiter thread: ${String(err)}`));
-      return;
-    }
-    this.worker = worker;
-    (worker as Worker & { unref(): void }).unref();
-    this.workerGone = new Promise<void>((resolve) => worker.addEventListener("close", () => resolve(), { once: true }));
-    worker.addEventListener("message", (ev: MessageEvent<RingWaiterMessage>) => {
-      const m = ev.data;
-      if (m.type === "wake") this.drain();
-      else if (m.type === "error") this.waiterFailed(new Error(m.message ?? `epoll_wait errno ${m.errno}`));
-    });
-    worker.addEventListener("error", (ev: ErrorEvent) => this.waiterFailed(new Error(ev.message)));
+    this.waiter = new WaiterThread({ minIntervalMs: 0, onWake: () => this.drain(), onFailure: (err) => this.waiterFailed(err) });
+    this.waiter.add(sock.fd, sock.fd);
   }
 
   private waiterFailed(err: Error): void {
@@ -163,10 +135,7 @@ export class LinkListener {
       return;
     }
     this.draining = false;
-    if (rearm && !this.fallback) {
-      Atomics.store(this.ctl, ARM, 1);
-      Atomics.notify(this.ctl, ARM);
-    }
+    if (rearm && !this.fallback) this.waiter?.rearm();
   }
 
   private parse(length: number, out: LinkMessage[]): void {
@@ -216,32 +185,10 @@ export class LinkListener {
   }
 
   private async join(): Promise<void> {
-    Atomics.store(this.ctl, STOP, 1);
-    Atomics.notify(this.ctl, STOP);
-    Atomics.notify(this.ctl, ARM);
-    if (this.evfd >= 0) eventfdSignal(this.evfd);
-    let joined = true;
-    if (this.worker && this.workerGone) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      joined = await Promise.race([
-        this.workerGone.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), JOIN_TIMEOUT_MS))),
-      ]);
-      clearTimeout(timer);
-      if (!joined) this.worker.terminate();
+    try {
+      await this.waiter?.stop();
+    } finally {
+      this.opts.socket.close(); // ours alone: closed even if the waiter had to be abandoned
     }
-    this.worker = null;
-    // A thread possibly still in epoll_wait keeps using the epoll fd: leak it rather than let
-    // its number be reused under it. The socket is ours alone and always closed.
-    if (joined) this.closeFds();
-    else this.opts.socket.close();
-  }
-
-  private closeFds(): void {
-    if (this.epfd >= 0) closeFd(this.epfd);
-    if (this.evfd >= 0) closeFd(this.evfd);
-    this.epfd = this.evfd = -1;
-    this.opts.socket.close();
   }
 }
-
