@@ -43,9 +43,12 @@ export interface CgroupIdentity {
  */
 export function cgroupIdentity(procfs: ProcfsRoot, layout: CgroupLayout, pid: number, fallbackPath = ""): CgroupIdentity | undefined {
   const text = pid > 0 ? readSmallFile(procfs.proc(String(pid), "cgroup"), 64 << 10) : undefined;
+  // A pid that is gone (an exited task whose state the runtime keeps) identifies nothing.
+  if (pid > 0 && text === undefined) return undefined;
   const paths = text !== undefined ? parseProcCgroup(text) : new Map(layout.hierarchies().map((h) => [h, fallbackPath] as const));
-  const main = mainCgroupPath(paths) ?? (fallbackPath || undefined);
-  if (main === undefined) return undefined;
+  const main = mainCgroupPath(paths);
+  // A process in a hierarchy's root cgroup is not in a container of its own.
+  if (main === undefined || main === "" || main === "/") return undefined;
   const cgroupIds: Record<string, number> = {};
   for (const h of layout.hierarchies()) {
     const p = paths.get(h);
