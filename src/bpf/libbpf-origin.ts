@@ -7,7 +7,7 @@
 import bundlePath from "../../build/libbpf-bundle.so" with { type: "file" };
 import { readFileSync } from "node:fs";
 import { libbpf, libbpfBundleContents, libbpfPath, libbpfVersion, setLibbpfPath } from "../../ffi/libbpf.ts";
-import { closeFd, memfdFromBytes } from "../../ffi/libc.ts";
+import { closeFd, EINVAL, ErrnoError, memfdFromBytes, MFD_CLOEXEC, MFD_NOEXEC_SEAL } from "../../ffi/libc.ts";
 
 export const SYSTEM_LIBBPF = "libbpf.so.1";
 /** The memfd's name: /proc/<pid>/maps shows the mapping as "/memfd:<name> (deleted)". */
@@ -61,7 +61,7 @@ function openEmbedded(file: string): LibbpfOrigin {
   } catch (err) {
     throw new Error(`cannot read the embedded ${file}: ${(err as Error).message}`);
   }
-  const fd = memfdFromBytes(MEMFD_NAME, bytes);
+  const fd = bundleMemfd(bytes);
   const path = `/proc/self/fd/${fd}`;
   try {
     setLibbpfPath(path);
@@ -72,6 +72,20 @@ function openEmbedded(file: string): LibbpfOrigin {
   }
   memfd = fd;
   return { source: "embedded", version: libbpfVersion(), path: libbpfPath(), contents: libbpfBundleContents(path) };
+}
+
+/**
+ * dlopen maps the memfd, it never executes it, so the memfd is sealed non-executable where the
+ * kernel can (6.3+): hosts with vm.memfd_noexec=2 refuse executable memfds (6.3–6.5 refuse any
+ * memfd without the seal). Older kernels reject the unknown flag with EINVAL: then a plain one.
+ */
+function bundleMemfd(bytes: Uint8Array): number {
+  try {
+    return memfdFromBytes(MEMFD_NAME, bytes, MFD_CLOEXEC | MFD_NOEXEC_SEAL);
+  } catch (err) {
+    if (err instanceof ErrnoError && err.errno === EINVAL) return memfdFromBytes(MEMFD_NAME, bytes, MFD_CLOEXEC);
+    throw err;
+  }
 }
 
 /** One line for `kpulse version`: "libbpf 1.1 (embedded: …)" or why there is none. */

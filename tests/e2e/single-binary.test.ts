@@ -44,6 +44,19 @@ describe.skipIf(!!skip)("single binary", () => {
     const version = await (await fetch(`${agent.url}/version`)).json();
     expect(version.data.name).toBe("kpulse");
   });
+
+  test("loads the embedded libbpf where executable memfds are forbidden (vm.memfd_noexec=2)", async () => {
+    // The sysctl is per PID namespace: set it in a new one only.
+    const noexec = (cmd: string[]) =>
+      run(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", 'echo 2 > /proc/sys/vm/memfd_noexec && exec "$@"', "sh", ...cmd], dir);
+    const MFD_EXEC = 0x10;
+    const probe = `const fd = require("bun:ffi").dlopen("libc.so.6", { memfd_create: { args: ["cstring", "u32"], returns: "i32" } }).symbols.memfd_create("x", ${MFD_EXEC}); console.log(fd)`;
+    expect(Number((await run([BUN, "-e", probe], dir)).out)).toBeGreaterThanOrEqual(0);
+    expect(Number((await noexec([BUN, "-e", probe])).out)).toBe(-1); // the policy holds there
+    const v = await noexec([join(dir, "kpulse"), "version"]);
+    expect(v.code).toBe(0);
+    expect(v.out.split("\n")[1]).toMatch(/^libbpf \d+\.\d+ \(embedded, built from /);
+  });
 });
 
 /** The host's libbpf, libelf and zlib files (symlinks resolved), the ones a dynamic loader would find. */

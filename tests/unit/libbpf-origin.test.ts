@@ -33,6 +33,14 @@ describe("libbpf origin", () => {
     expect(r.openMemfds).toEqual(["/memfd:kpulse-libbpf-bundle.so (deleted)"]);
   });
 
+  test("the memfd is sealed non-executable where the kernel can (6.3+), and dlopen still maps it", async () => {
+    const [major, minor] = (await Bun.file("/proc/sys/kernel/osrelease").text()).split(".").map(Number) as [number, number];
+    const r = await choose(join(ROOT, "build/libbpf-bundle.so"));
+    expect(r.origin.source).toBe("embedded");
+    if (major > 6 || (major === 6 && minor >= 3)) expect(r.memfdMode & 0o111).toBe(0);
+    else expect(r.memfdMode & 0o111).not.toBe(0);
+  });
+
   test("a missing embedded file falls back to the host's libbpf, saying why", async () => {
     const missing = join(work, "no-such-bundle.so");
     const r = await choose(missing);
