@@ -1,10 +1,11 @@
-// Start-up and shutdown of the agent. Order matters: config → log → outputs (bus, sinks) →
-// HTTP → probes. HTTP serves /healthz and /metrics at once while probes load one by one;
-// /readyz turns ready when every probe has settled and no output reports a failure. Shutdown
-// runs backwards so no event is produced after its sinks close.
+// Start-up and shutdown of the agent. Order matters: config → log → libbpf (embedded, else the
+// host's) → outputs (bus, sinks) → HTTP → probes. HTTP serves /healthz and /metrics at once
+// while probes load one by one; /readyz turns ready when every probe has settled and no output
+// reports a failure. Shutdown runs backwards so no event is produced after its sinks close.
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
 import { releaseVmlinuxBtf } from "./bpf/btf.ts";
+import { describeLibbpf, loadLibbpf, type LibbpfOrigin } from "./bpf/libbpf-origin.ts";
 import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./bpf/prog-stats.ts";
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
@@ -57,9 +58,9 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
   }
   if ("version" in parsed) {
     const v = { name: "kpulse", ...VERSION, bun: Bun.version };
-    if (parsed.format === "json") process.stdout.write(JSON.stringify(v) + "\n");
-    else if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
-    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n`);
+    if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
+    else if (parsed.format === "json") process.stdout.write(JSON.stringify({ ...v, libbpf: libbpfVersionInfo(loadLibbpf()) }) + "\n");
+    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n${describeLibbpf(loadLibbpf())}\n`);
     return 0;
   }
   // Loaded on demand: the agent's start-up should not pay for the client (nor the client for the agent).
@@ -81,6 +82,11 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     return 0;
   }
   return runAgent(opts, cfg, table);
+}
+
+/** The libbpf part of `kpulse version --version-format json` and GET /version. */
+function libbpfVersionInfo(o: LibbpfOrigin) {
+  return { version: o.version, source: o.source, contents: o.contents ?? "", error: [o.embeddedError, o.systemError].filter(Boolean).join("; ") };
 }
 
 /** A misspelled BlackList or --disable-tracing name would disable nothing, silently: refuse it. */
@@ -147,6 +153,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
+  // Before any probe touches libbpf: the embedded copy, else the host's (src/bpf/libbpf-origin.ts).
+  const libbpfOrigin = loadLibbpf();
+  if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
+  else if (libbpfOrigin.source === "system") log.warn("embedded libbpf could not be loaded; using the host's", { library: libbpfOrigin.path, version: libbpfOrigin.version, err: libbpfOrigin.embeddedError });
+  else log.error("no libbpf: BPF probes will fail", { embedded: libbpfOrigin.embeddedError, system: libbpfOrigin.systemError });
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -234,7 +245,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       // Last-Event-ID resume past the in-memory window reads the local files.
       storeDir: localFile ? cfg.get(STORAGE_LOCALFILE).Path : undefined,
     },
-    version: { name: "kpulse", ...VERSION, bun: Bun.version },
+    version: { name: "kpulse", ...VERSION, bun: Bun.version, libbpf: libbpfVersionInfo(libbpfOrigin) },
     log,
     ready: () => readiness.failing(),
     httpMetrics,
