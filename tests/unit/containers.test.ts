@@ -158,7 +158,7 @@ describe("registry", () => {
   const layout = detectCgroupLayout(procfsRoot(join(tmp, "nothing")));
   test("resolves by cgroup id, cgroup path, then netns (a pod's app container before its sidecar)", () => {
     const r = new ContainerRegistry(layout, procfsRoot(""), { minAgeMs: 0, maxTracked: 10 });
-    const app = container({ id: "app", cgroupPath: "/p/app", cgroupIds: { memory: 11, cpu: 12 }, netnsInum: 900 });
+    const app = container({ id: "app", cgroupPath: "/p/app", cgroupIds: { memory: 11, cpu: 12 }, netnsInum: 900, netnsCookie: "4096" });
     const side = container({ id: "side", type: "sidecar", cgroupPath: "/p/side", cgroupIds: { memory: 21 }, netnsInum: 900 });
     const hostnet = container({ id: "hn", cgroupIds: { memory: 31 }, netnsInum: 1, hostNetwork: true });
     r.replace([side, app, hostnet]);
@@ -166,7 +166,10 @@ describe("registry", () => {
     expect(r.resolve({ cgroupId: 21 })?.id).toBe("side");
     expect(r.resolve({ cgroupPath: "/p/side" })?.id).toBe("side");
     expect(r.resolve({ netnsInum: 900 })?.id).toBe("app");
+    expect(r.resolve({ netnsCookie: "4096" })?.id).toBe("app");
     expect(r.resolve({ netnsInum: 1 })).toBeUndefined(); // the host's namespace names no container
+    // An inode number reused by a later namespace (another cookie) is not the old container's.
+    expect(r.resolve({ netnsInum: 900, netnsCookie: "77" })).toBeUndefined();
     expect(r.removeCgroup(11)?.id).toBe("app");
     expect(r.resolve({ cgroupId: 12 })).toBeUndefined();
     expect(r.resolve({ netnsInum: 900 })?.id).toBe("side");
@@ -187,6 +190,7 @@ describe("registry", () => {
   test("network events name their namespace by HUATUO's field names", () => {
     expect(identityFromEventData({ net_namespace_inum: 4026531840 })).toEqual({ netnsInum: 4026531840 });
     expect(identityFromEventData({ netns: 5 })).toEqual({ netnsInum: 5 });
+    expect(identityFromEventData({ net_namespace_inum: 5, net_namespace_cookie: 4097 })).toEqual({ netnsInum: 5, netnsCookie: "4097" });
     expect(identityFromEventData({ net_namespace_inum: "5" })).toBeUndefined();
   });
 });
