@@ -72,7 +72,7 @@ Flags:
                            added to BlackList
   --log-debug              log at Debug level, overriding [Log] Level
   --dry-run                start everything, then stop after 2 seconds
-  --enable-cgroup          accepted for huatuo-bamai compatibility (no effect yet)
+  --enable-cgroup          run in a cgroup of its own limited by [RuntimeCgroup]
   --bpf-dir, --tools-bin-dir <dir>
                            accepted for huatuo-bamai compatibility (ignored: kpulse
                            embeds its BPF objects and runs no external tools)

@@ -10,7 +10,7 @@ import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, RUNTIME_CGROUP, STORAGE_LOCALFILE } from "./config/sections.ts";
 import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
@@ -28,6 +28,7 @@ import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
+import { enterSelfCgroup, type SelfCgroup } from "./self-cgroup.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -152,7 +153,6 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   const enabled = new Set(cfg.get(KPULSE).EnableProbes);
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
-  if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
   // Before any probe touches libbpf: the embedded copy, else the host's (src/bpf/libbpf-origin.ts).
   const libbpfOrigin = loadLibbpf();
   if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
@@ -198,6 +198,17 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   }
 
   const procfs = procfsRoot(opts.procfsPrefix);
+  const limits = cfg.get(RUNTIME_CGROUP);
+  let selfCgroup: SelfCgroup | undefined;
+  if (opts.enableCgroup) {
+    try {
+      selfCgroup = enterSelfCgroup(procfsRoot(), { initCpuCores: limits.LimitInitCPU, memMiB: limits.LimitMem }, log);
+    } catch (err) {
+      log.warn("cannot enter the agent's own cgroup: running without resource limits", { err: String(err) });
+    }
+  } else {
+    log.info("self cgroup resource limit disabled by default (--enable-cgroup turns it on)");
+  }
   const containers = startContainerTracking(containerSettings(cfg, opts, host.hostname, log), procfs, log);
   const manager = new ProbeManager(
     table,
@@ -257,6 +268,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   } catch (err) {
     log.error("cannot listen", { address: listen, err: String(err) });
     containers.stop();
+    selfCgroup?.release();
     await manager.stopAll();
     await localFile?.close();
     await openSearch?.close();
@@ -266,6 +278,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   // The kubelet may take its whole timeout: probes wait for the first sync only a little.
   const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
+    try {
+      selfCgroup?.setCpu(limits.LimitCPU); // start-up is over: HUATUO's second, larger CPU limit
+    } catch (err) {
+      log.warn("cannot raise the agent's CPU limit", { err: String(err) });
+    }
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });
@@ -287,6 +304,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await localFile?.close();
   await openSearch?.close(); // sends what it can within a bound; the rest stays in the spool
   storage.lock?.release();
+  selfCgroup?.release();
   log.info("stopped");
   return 0;
 }
