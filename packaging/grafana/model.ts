@@ -1,7 +1,9 @@
 // A small builder for Grafana's dashboard JSON model (schemaVersion 39): rows of time-series
 // and stat panels, every panel and query on the `${datasource}` variable, and the `region` and
 // `host` variables every kpulse series can be filtered by. Panels are laid out in a 24-column
-// grid, two per line unless a panel asks for another width.
+// grid, two per line unless a panel asks for another width. The output is typed with Grafana's
+// own schema types (@grafana/schema), so `tsc` checks its shape against Grafana's.
+import type { Dashboard, Panel, RowPanel, VariableModel } from "@grafana/schema";
 
 export const SCHEMA_VERSION = 39;
 
@@ -44,15 +46,12 @@ export interface DashboardSpec {
   rows: RowSpec[];
 }
 
-type Json = Record<string, unknown>;
-
-function variables(source: string): Json[] {
-  const query = (name: string, label: string, q: string): Json => ({
+function variables(source: string): VariableModel[] {
+  const query = (name: string, label: string, q: string): VariableModel => ({
     name,
     label,
     type: "query",
     datasource: DATASOURCE,
-    definition: q,
     query: { query: q, refId: "PrometheusVariableQueryEditor-VariableQuery", qryType: 1 },
     refresh: 2, // on time range change: hosts come and go
     multi: true,
@@ -65,13 +64,13 @@ function variables(source: string): Json[] {
     hide: 0,
   });
   return [
-    { name: "datasource", label: "Data source", type: "datasource", query: "prometheus", current: {}, options: [], refresh: 1, regex: "", hide: 0 },
+    { name: "datasource", label: "Data source", type: "datasource", query: "prometheus", options: [], refresh: 1, regex: "", hide: 0 },
     query("region", "Region", `label_values(${source}, region)`),
     query("host", "Host", `label_values(${source}{region=~"$region"}, host)`),
   ];
 }
 
-function panel(p: PanelSpec, id: number, gridPos: Json): Json {
+function panel(p: PanelSpec, id: number, gridPos: NonNullable<Panel["gridPos"]>): Panel {
   const kind = p.kind ?? "timeseries";
   const targets = p.queries.map((q, i) => ({
     datasource: DATASOURCE,
@@ -100,8 +99,8 @@ function panel(p: PanelSpec, id: number, gridPos: Json): Json {
 }
 
 /** The dashboard JSON model: one collapsed=false row panel per row, its panels below it. */
-export function buildDashboard(d: DashboardSpec): Json {
-  const panels: Json[] = [];
+export function buildDashboard(d: DashboardSpec): Dashboard {
+  const panels: (Panel | RowPanel)[] = [];
   let id = 1;
   let y = 0;
   for (const row of d.rows) {
@@ -134,7 +133,7 @@ export function buildDashboard(d: DashboardSpec): Json {
     time: { from: "now-6h", to: "now" },
     schemaVersion: SCHEMA_VERSION,
     version: 1,
-    links: [{ type: "dashboards", tags: ["kpulse"], asDropdown: true, title: "kpulse", includeVars: true, keepTime: true }],
+    links: [{ type: "dashboards", tags: ["kpulse"], asDropdown: true, title: "kpulse", includeVars: true, keepTime: true, icon: "external link", targetBlank: false, tooltip: "" }],
     annotations: {
       list: [{ builtIn: 1, datasource: { type: "grafana", uid: "-- Grafana --" }, enable: true, hide: true, iconColor: "rgba(0, 211, 255, 1)", name: "Annotations & Alerts", type: "dashboard" }],
     },
