@@ -278,7 +278,7 @@ const network: DashboardSpec = {
       ],
     },
     {
-      title: "UDP and softnet (opt-in probes)",
+      title: "UDP, softnet and transmit latency (opt-in probes)",
       panels: [
         {
           title: "UDP datagrams (/s)",
@@ -308,6 +308,16 @@ const network: DashboardSpec = {
           description: `Packets dropped because the backlog queue was full, and softirq runs cut short by budget or time, by CPU. ${OPT_IN}`,
           unit: "short",
           queries: [q(rateBy("cpu", "kpulse_softnet_dropped"), "{{host}} cpu {{cpu}} dropped"), q(rateBy("cpu", "kpulse_softnet_time_squeeze"), "{{host}} cpu {{cpu}} squeezed")],
+        },
+        {
+          title: "Transmit latency",
+          description: `Time transmitted packets spent in the qdisc and in the driver (netiftxlatency): 99th percentile and mean, by stage. ${OPT_IN}`,
+          unit: "s",
+          width: 24,
+          queries: [
+            q(`histogram_quantile(0.99, ${rateBy("stage, le", "kpulse_netiftxlatency_latency_seconds_bucket")})`, "{{host}} {{stage}} p99"),
+            q(`${rateBy("stage", "kpulse_netiftxlatency_latency_seconds_sum")} / ${rateBy("stage", "kpulse_netiftxlatency_latency_seconds_count")}`, "{{host}} {{stage}} mean"),
+          ],
         },
       ],
     },
