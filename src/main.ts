@@ -26,6 +26,7 @@ import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
+import { LeastPrivilege } from "./privileges/least-privilege.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -114,6 +115,9 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
+  // What the agent may do, and what each missing capability costs, said once before probes load.
+  const privileges = new LeastPrivilege(log);
+  privileges.reportStart();
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -179,6 +183,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       const groups = await manager.scrape();
       groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
+      groups.push({ prefix: "", samples: privileges.samples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -189,6 +194,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       return text;
     },
     probes: () => manager.statuses(),
+    capabilities: () => privileges.capabilityState(),
     bus,
     watch: {
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
@@ -216,6 +222,8 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   log.info("serving", { address: listen, port: server.port });
   const started = manager.startAll().then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
+    // Every probe is attached: keep only what the loaded ones still use (as ebpf_exporter does).
+    if (cfg.get(KPULSE).DropCapabilities && !stopping) privileges.dropUnused(manager.loadedDefinitions());
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });

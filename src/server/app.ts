@@ -22,6 +22,8 @@ export interface AppDeps {
   renderMetrics(): Promise<string> | string;
   /** Rows of GET /v1/probes, served as they are (the probe manager owns their shape). */
   probes(): readonly object[];
+  /** The agent's capability state, served next to `data` in GET /v1/probes. */
+  capabilities?(): object;
   bus: EventBus;
   /** The watch stream's settings (src/server/watch.ts). */
   watch: Omit<WatchOptions, "bus" | "log">;
@@ -116,7 +118,7 @@ export function createApp(deps: AppDeps): KpulseApp {
     });
   });
 
-  app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
+  app.get("/v1/probes", (c) => c.json(deps.capabilities ? { data: deps.probes(), capabilities: deps.capabilities() } : { data: deps.probes() }));
 
   app.post("/v1/events/watch", (c) => watch.handle(c));
   // The same stream for browsers' EventSource: filters as query parameters.

@@ -11,7 +11,7 @@ import { sharedKallsyms } from "../../bpf/symbols.ts";
 import type { Sample } from "../../metrics/sample.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition, EVENTS_HELP } from "../kit/bpf-events.ts";
-import { ProbeUnsupportedError, type ProbeEmission } from "../types.ts";
+import { KALLSYMS_REFRESH, ProbeUnsupportedError, type ProbeEmission } from "../types.ts";
 import { SaveBackoff } from "../kit/backoff.ts";
 import { blockedText, procStackFrames, scanBlocked } from "./blocked.ts";
 import { HUNGTASK_FIELDS, HungtaskDecoder, type HungTask } from "./decode.ts";
@@ -31,6 +31,11 @@ const base = defineBpfEventProbe({
   name: "hungtask",
   source: "bpf tp_btf/sched_process_hang (fallback: tracepoint sched/sched_process_hang); /proc/<pid>/task/<tid>/stack of D-state tasks",
   defaultEnabled: true,
+  runtimeCapabilities: {
+    ...KALLSYMS_REFRESH,
+    CAP_SYS_ADMIN: "reads /proc/<pid>/task/<tid>/stack of the other blocked tasks (the kernel shows kernel stacks only to CAP_SYS_ADMIN)",
+    CAP_SYS_PTRACE: "reads /proc/<pid>/task/<tid>/stack of other users' tasks (ptrace access)",
+  },
   object: objectPath,
   ring: "hungtask_events",
   struct: "hungtask_event",
@@ -39,7 +44,7 @@ const base = defineBpfEventProbe({
   prepare: ({ procfs }) => sharedKallsyms(procfs.proc("kallsyms")).preload(),
   decoder({ offsets, procfs }) {
     const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new HungtaskDecoder(offsets, (hi, lo) => symbols.symbolize(hi, lo));
+    const decoder = new HungtaskDecoder(offsets, symbols.symbolizer);
     return (u8, dv, at) => decoder.decode(u8, dv, at) as unknown as Record<string, unknown>;
   },
 });

@@ -18,6 +18,7 @@ import { EVENTS_HELP, type BpfEventProbeDefinition } from "../kit/bpf-events.ts"
 import { indexLabel, readSeries } from "../kit/bpf-maps.ts";
 import { acquireDropObject, DROPWATCH_OBJECT, DROPWATCH_STRUCT } from "../dropwatch/shared.ts";
 import { PACKETLOSS_FIELDS, PacketlossDecoder } from "./decode.ts";
+import { KALLSYMS_REFRESH } from "../types.ts";
 
 /** KubeSkoop's descriptions of its packetloss metrics. */
 export const PACKETLOSS_HELP: Readonly<Record<string, string>> = {
@@ -35,6 +36,7 @@ export const packetlossProbe: BpfEventProbeDefinition<unknown> = {
   kind: "event",
   source: "bpf tp_btf/kfree_skb: dropwatch's object and program (one attach for both probes)",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
+  runtimeCapabilities: KALLSYMS_REFRESH,
 
   async create(ctx) {
     const lease = await acquireDropObject({ procfs: ctx.procfs, log: ctx.log });
@@ -48,7 +50,7 @@ export const packetlossProbe: BpfEventProbeDefinition<unknown> = {
       const decoder = new PacketlossDecoder(lease.offsets(PACKETLOSS_FIELDS), {
         locationName: (v) => names[v] ?? String(v),
         reasonName: lease.reasonName,
-        symbolize: (hi, lo) => symbols.symbolize(hi, lo),
+        symbolize: symbols.symbolizer,
       });
       const sub = lease.subscribe("packetloss", (u8, dv, at) => decoder.decode(u8, dv, at), ctx.emit, ctx.log);
       const series = { map: "packetloss_counts", name: "", help: "", type: "counter" as const, labels: indexLabel("location", names) };

@@ -9,7 +9,7 @@ import objectPath from "../../../build/bpf/sched_tick.bpf.o" with { type: "file"
 import { sharedKallsyms } from "../../bpf/symbols.ts";
 import { key, section } from "../../config/spec.ts";
 import { defineBpfEventProbe } from "../kit/bpf-events.ts";
-import { ProbeUnsupportedError } from "../types.ts";
+import { KALLSYMS_REFRESH, ProbeUnsupportedError } from "../types.ts";
 import { SCHED_TICK_FIELDS, SchedTickDecoder } from "./decode.ts";
 
 export const SCHED_TICK_CONFIG = section("EventTracing.SchedTick", {
@@ -38,6 +38,7 @@ export const schedTickProbe = defineBpfEventProbe({
   source: "bpf tp_btf/hrtimer_expire_entry (the tick's callback), tp_btf/tick_stop (fallback: tracepoint timer/*)",
   defaultEnabled: true,
   config: SCHED_TICK_CONFIG,
+  runtimeCapabilities: KALLSYMS_REFRESH,
   object: objectPath,
   ring: "sched_tick_events",
   struct: "sched_tick_event",
@@ -67,7 +68,7 @@ export const schedTickProbe = defineBpfEventProbe({
   },
   decoder({ offsets, procfs, config }) {
     const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new SchedTickDecoder(offsets, config.IntervalThreshold, (hi, lo) => symbols.symbolize(hi, lo));
+    const decoder = new SchedTickDecoder(offsets, config.IntervalThreshold, symbols.symbolizer);
     return (u8, dv, at) => decoder.decode(u8, dv, at);
   },
 });
