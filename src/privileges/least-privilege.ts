@@ -3,12 +3,14 @@
 // probe still uses (ProbeDefinition.runtimeCapabilities) are dropped for good. The state is
 // served in GET /v1/probes (`capabilities`) and as <ns>_capability_effective{cap}.
 //
-// Threads: capset changes the calling thread only. The drop is made on the main thread, which
-// runs every probe's code, and the ring waiter Worker gives up all of its own at start
-// (ring-waiter.worker.ts); the threads Bun starts itself (thread pool, JIT, GC) run no kpulse
-// code this agent can reach and keep what the process started with. The state lists them.
+// Threads: capset changes the calling thread only. The main thread, which runs every probe's
+// code, drops its own; the ring waiter Worker gives up all of its own when it starts
+// (ring-waiter.worker.ts); every other thread (Bun's pool, JIT and GC threads) is made to run the
+// same capset through a signal handler (all-threads.ts, as Go's psx). What each thread holds
+// afterwards is read back from /proc/self/task and listed when it is more than the main thread's.
 import { libbpf } from "../../ffi/libbpf.ts";
 import { BpfObject } from "../bpf/object.ts";
+import { dropOnOtherThreads, type OtherThreadsDrop } from "./all-threads.ts";
 import { kernelSymbolsState } from "../bpf/symbols.ts";
 import type { Logger } from "../log.ts";
 import type { Sample } from "../metrics/sample.ts";
@@ -61,7 +63,7 @@ export interface CapabilityState {
   kept?: { cap: string; why: string[] }[];
   dropped?: string[];
   /** Threads (tid, name) that still hold more than `kept`: capset is per thread (see the docs). */
-  threads_holding_more?: { tid: number; comm: string; effective: string[] }[];
+  threads_holding_more?: { tid: number; comm: string; effective: string[]; why?: string }[];
   /** "available", "unavailable: <why>", or absent while no probe has needed kernel symbols. */
   kernel_symbols?: string;
 }
@@ -143,6 +145,13 @@ export class LeastPrivilege {
       return;
     }
     const now = currentCapabilities();
+    let others: OtherThreadsDrop | undefined;
+    try {
+      others = dropOnOtherThreads(now);
+    } catch (err) {
+      this.log.warn("capabilities dropped on the main thread only: the other threads keep theirs", { err: String(err) });
+    }
+    const why = new Map((others?.unreachable ?? []).map((u) => [u.tid, u.why]));
     const kept = capNames(now.effective).map((cap) => ({ cap, why: needs.get(cap as CapabilityName) ?? [] }));
     const dropped = capNames(had.permitted & ~now.permitted);
     const extra = threadCapabilities().filter((t) => t.effective & ~now.effective);
@@ -150,18 +159,19 @@ export class LeastPrivilege {
       ...this.state,
       kept,
       dropped,
-      threads_holding_more: extra.map((t) => ({ tid: t.tid, comm: t.comm, effective: capNames(t.effective) })),
+      threads_holding_more: extra.map((t) => ({ tid: t.tid, comm: t.comm, effective: capNames(t.effective), ...(why.has(t.tid) ? { why: why.get(t.tid) } : {}) })),
     };
     this.log.info("capabilities dropped after start-up", {
       kept: kept.map((k) => k.cap).join(",") || "none",
       dropped: dropped.join(",") || "none",
       effective: hexMask(now.effective),
       permitted: hexMask(now.permitted),
+      other_threads: others ? `${others.dropped} dropped, ${others.unreachable.length} unreachable` : "not dropped",
     });
     for (const k of kept) this.log.info(`keeping ${k.cap}`, { for: k.why.join("; ") });
     if (extra.length) {
-      this.log.info("threads started by the runtime keep their capabilities (capset is per thread)", {
-        threads: extra.map((t) => `${t.tid}/${t.comm}`).join(","),
+      this.log.info("threads that still hold more than the main thread (capabilities are per thread)", {
+        threads: extra.map((t) => `${t.tid}/${t.comm}${why.has(t.tid) ? ` (${why.get(t.tid)})` : ""}`).join(","),
       });
     }
   }

@@ -126,11 +126,18 @@ describe.skipIf(!!skip)("least privilege: nobody with the unit's capabilities (r
     const workers = readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === "Worker");
     expect(workers.length).toBeGreaterThan(0);
     for (const t of workers) expect(statusMask(pid, "CapEff", t)).toBe(0n);
-    // Every thread /v1/probes does not list as holding more holds at most the kept set.
-    const listed = new Set((caps.threads_holding_more ?? []).map((t: any) => String(t.tid)));
+    // The runtime's own threads (thread pool, JIT, GC) were made to drop too: each holds at most
+    // the kept set, unless it blocks the drop signal, and then /v1/probes lists it with that reason.
+    const listed = new Map((caps.threads_holding_more ?? []).map((t: any) => [String(t.tid), t]));
+    const pool = readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").startsWith("Bun Pool"));
+    expect(pool.length).toBeGreaterThan(0);
+    for (const t of pool) expect(statusMask(pid, "CapEff", t)).toBe(kept);
     for (const t of readdirSync(`/proc/${pid}/task`)) {
-      if (listed.has(t)) continue;
-      expect(statusMask(pid, "CapEff", t) & ~kept).toBe(0n);
+      if (!(statusMask(pid, "CapEff", t) & ~kept)) continue;
+      const entry: any = listed.get(t);
+      expect(entry?.why).toMatch(/^blocks signal (\d+)$/);
+      const sig = BigInt(/(\d+)$/.exec(entry.why)![1]!);
+      expect((statusMask(pid, "SigBlk", t) >> (sig - 1n)) & 1n).toBe(1n);
     }
   });
 
