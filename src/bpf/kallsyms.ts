@@ -5,7 +5,12 @@
 // When the kernel hides the addresses (kernel.kptr_restrict without CAP_SYSLOG: every address
 // reads 0) or the file cannot be read, the index says so (unavailable()), and stacks are then
 // reported as unsymbolized with that reason instead of silently as raw addresses.
-import { readFileSync } from "node:fs";
+//
+// The kernel decides whether a reader sees addresses when the file is opened (with the opener's
+// credentials), not on each read. So the file is opened once, while the agent still holds
+// CAP_SYSLOG, and every rebuild re-reads that same descriptor from offset 0: rebuilds keep real
+// addresses after the agent has dropped CAP_SYSLOG.
+import { constants, openSync, readSync } from "node:fs";
 import { capGet } from "../../ffi/libc.ts";
 
 export interface KallsymsOptions {
@@ -56,6 +61,26 @@ interface Index {
 }
 
 const CACHE_LIMIT = 100_000;
+const O_CLOEXEC = 0o2000000; // Linux (x86-64, arm64); not in node:fs constants
+/** /proc/kallsyms is ~5–6 MiB; a file past this is not kallsyms. */
+const MAX_KALLSYMS_BYTES = 256 << 20;
+
+/** All of `fd` from offset 0 (positional reads: the descriptor is read again for every rebuild). */
+function readAllFrom(fd: number, path: string): Uint8Array {
+  let buf = new Uint8Array(8 << 20);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (buf.length >= MAX_KALLSYMS_BYTES) throw new Error(`${path}: larger than ${MAX_KALLSYMS_BYTES} bytes`);
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const got = readSync(fd, buf, n, buf.length - n, n);
+    if (got === 0) return buf.subarray(0, n);
+    n += got;
+  }
+}
 
 function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -176,6 +201,8 @@ export class Kallsyms {
   private readonly refreshMinMs: number;
   private readonly maxOffset: number;
   private readonly reader: (path: string) => Uint8Array;
+  /** The descriptor every rebuild reads (see the top of the file); -1 until opened. */
+  private fd = -1;
   private readonly injected: KallsymsOptions["read"];
   private readonly now: () => number;
   private unreadable: string | undefined;
@@ -190,7 +217,7 @@ export class Kallsyms {
     this.refreshMinMs = opts.refreshMinMs ?? 30_000;
     this.maxOffset = opts.maxOffset ?? 0x100000;
     this.injected = opts.read;
-    this.reader = opts.read ?? ((p) => readFileSync(p));
+    this.reader = opts.read ?? ((p) => readAllFrom(this.held(p), p));
     this.now = opts.now ?? (() => performance.now());
   }
 
@@ -258,7 +285,17 @@ export class Kallsyms {
   async preload(): Promise<void> {
     if (this.idx) return;
     let bytes: Uint8Array | undefined;
-    if (this.injected === undefined) bytes = await Bun.file(this.path).bytes().catch(() => undefined);
+    if (this.injected === undefined) {
+      bytes = await Bun.file(this.path).bytes().catch(() => undefined);
+      // Open the descriptor for later rebuilds now, while the agent holds what it started with.
+      if (bytes) {
+        try {
+          this.held(this.path);
+        } catch {
+          // readable a moment ago: a later rebuild retries and says why if it fails
+        }
+      }
+    }
     if (this.idx) return; // built meanwhile by a synchronous lookup
     if (bytes) {
       this.lastLoad = this.now();
@@ -266,6 +303,12 @@ export class Kallsyms {
       this.idx = parseKallsyms(bytes);
       this.hiddenWhy = this.idx.hidden ? hiddenReason() : undefined;
     } else this.index();
+  }
+
+  /** The descriptor of `path`, opened on first use and kept for the life of the process. */
+  private held(path: string): number {
+    if (this.fd < 0) this.fd = openSync(path, constants.O_RDONLY | O_CLOEXEC);
+    return this.fd;
   }
 
   /** Drop the index; the next lookup reloads it. */

@@ -58,10 +58,6 @@ export interface ProbeDefinition<C = unknown> {
 
 export type RuntimeCapabilities = Readonly<Partial<Record<CapabilityName, string>>>;
 
-/** Why a probe that symbolizes kernel stacks keeps CAP_SYSLOG. */
-export const KALLSYMS_REFRESH: RuntimeCapabilities = {
-  CAP_SYSLOG: "re-reads /proc/kallsyms when a stack holds an address it does not know (modules, BPF programs loaded later); without it the addresses read 0",
-};
 
 /** Identity helper that lets TypeScript infer C from the config section. */
 export function defineProbe<C>(def: ProbeDefinition<C>): ProbeDefinition<C> {

@@ -2,8 +2,9 @@
 // of the packaged systemd unit (setpriv gives them as ambient capabilities, as systemd's
 // AmbientCapabilities= does). It must load its BPF probes, symbolize kernel stacks, report its
 // capability state in GET /v1/probes, and after start-up hold only what its loaded probes still
-// use (/proc/<pid>/status). Without CAP_SYSLOG the stacks must say they are unsymbolized and
-// why, never pass raw addresses off silently.
+// use (/proc/<pid>/status): with the default probes, nothing at all — BPF maps are read and
+// stacks symbolized without any capability. Without CAP_SYSLOG the stacks must say they are
+// unsymbolized and why, never pass raw addresses off silently.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +21,6 @@ import { closedUdpPort, sendUdp, UDP_FLOOD } from "./udp.ts";
 const UNIT_CAPS = ["bpf", "perfmon", "syslog", "net_admin"];
 const NOBODY_UID = 65534;
 const NOGROUP_GID = 65534;
-const CAP_SYSLOG_BIT = 1n << 34n;
 
 const skip = kernelTestSkipReason() ?? (existsSync("/usr/bin/setpriv") ? undefined : "setpriv (util-linux) is missing");
 
@@ -106,17 +106,16 @@ describe.skipIf(!!skip)("least privilege: nobody with the unit's capabilities (r
     expect(missing).toContain("CAP_SYS_PTRACE");
     for (const m of caps.missing) expect(m.impact.length).toBeGreaterThan(20);
     expect(caps.kernel_symbols).toBe("available");
-    // dropwatch symbolizes stacks and re-reads kallsyms: CAP_SYSLOG is kept, for it.
-    const syslog = caps.kept.find((k: any) => k.cap === "CAP_SYSLOG");
-    expect(syslog.why.join(" ")).toContain("dropwatch");
-    expect(caps.dropped).toContain("CAP_BPF");
-    expect(caps.dropped).toContain("CAP_PERFMON");
+    // No default probe needs any of them once running (the ones that need CAP_SYS_ADMIN or
+    // CAP_SYS_PTRACE at run time cannot keep what the unit does not grant).
+    expect(caps.kept).toEqual([]);
+    expect([...caps.dropped].sort()).toEqual(["CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON", "CAP_SYSLOG"]);
   });
 
   test("after start-up /proc/<pid>/status shows only the kept capabilities", async () => {
     const { capabilities: caps } = await probesDoc(agent);
     const kept = maskOf(caps.kept.map((k: any) => k.cap));
-    expect(kept & CAP_SYSLOG_BIT).toBe(CAP_SYSLOG_BIT);
+    expect(kept).toBe(0n);
     const pid = agent.proc.pid;
     expect(statusMask(pid, "CapEff")).toBe(kept);
     expect(statusMask(pid, "CapPrm")).toBe(kept);
@@ -141,7 +140,8 @@ describe.skipIf(!!skip)("least privilege: nobody with the unit's capabilities (r
     }
   });
 
-  test("symbolizes kernel stacks, and BPF maps are still read on scrape without CAP_BPF", async () => {
+  test("symbolizes kernel stacks without CAP_SYSLOG now, and reads BPF maps on scrape without CAP_BPF", async () => {
+    expect(statusMask(agent.proc.pid, "CapEff")).toBe(0n);
     const d = await provokedDrop(agent);
     expect(d.drop_reason).toBe("SKB_DROP_REASON_NO_SOCKET");
     expect(d.stack).toMatch(/udp/);
@@ -150,7 +150,7 @@ describe.skipIf(!!skip)("least privilege: nobody with the unit's capabilities (r
     const text = await agent.metrics();
     expect(metricValue(text, "kpulse_dropwatch_drops_total", { reason: "SKB_DROP_REASON_NO_SOCKET" })).toBeGreaterThanOrEqual(3);
     expect(metricValue(text, "kpulse_capability_effective", { cap: "CAP_BPF" })).toBe(0);
-    expect(metricValue(text, "kpulse_capability_effective", { cap: "CAP_SYSLOG" })).toBe(1);
+    expect(metricValue(text, "kpulse_capability_effective", { cap: "CAP_SYSLOG" })).toBe(0);
     // No probe's scrape fails once the capabilities are gone.
     const failing = text.split("\n").filter((l) => l.startsWith("kpulse_scrape_collector_success{") && l.endsWith(" 0"));
     expect(failing).toEqual([]);

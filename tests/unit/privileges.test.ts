@@ -8,6 +8,19 @@ import { CAPABILITY_USES, missingCapabilities, runtimeNeeds } from "../../src/pr
 import { StackSymbolizer, UNSYMBOLIZED } from "../../src/probes/kit/decoders.ts";
 import { probeTable } from "../../src/probes/registry.ts";
 
+/** Runs a worker file of this folder and resolves with its one message (capabilities are per thread). */
+async function workerReply<T>(file: string): Promise<T> {
+  const worker = new Worker(new URL(file, import.meta.url).href);
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      worker.onmessage = (e) => resolve(e.data);
+      worker.onerror = (e) => reject(e);
+    });
+  } finally {
+    worker.terminate();
+  }
+}
+
 describe("capability names and masks", () => {
   test("numbers follow include/uapi/linux/capability.h", () => {
     expect(capNumber("CAP_DAC_READ_SEARCH")).toBe(2);
@@ -68,11 +81,13 @@ describe("the keep-set comes from the loaded probes' declarations", () => {
     expect(needs.get("CAP_NET_ADMIN")).toEqual(["b: bonding"]);
   });
 
-  test("the probes that symbolize kernel stacks keep CAP_SYSLOG; procfs-only probes keep nothing", () => {
+  test("no probe keeps CAP_SYSLOG: kallsyms and /dev/kmsg are read through descriptors opened at start", () => {
     const byName = new Map(probeTable.map((p) => [p.name, p]));
-    for (const n of ["dropwatch", "packetloss", "hungtask", "softirq_tracing", "sched_tick"]) {
-      expect(Object.keys(byName.get(n)?.runtimeCapabilities ?? {})).toContain("CAP_SYSLOG");
+    for (const n of ["dropwatch", "packetloss", "hungtask", "softirq_tracing", "sched_tick", "softlockup"]) {
+      expect(byName.has(n)).toBe(true);
+      expect(Object.keys(byName.get(n)?.runtimeCapabilities ?? {})).not.toContain("CAP_SYSLOG");
     }
+    expect(Object.keys(byName.get("fd")?.runtimeCapabilities ?? {}).sort()).toEqual(["CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"]);
     for (const n of ["cpu_util", "netstat", "netdev", "tcp_retransmit"]) expect(byName.get(n)?.runtimeCapabilities).toBeUndefined();
     // Loading BPF is a start-up need, never a run-time one.
     for (const p of probeTable) {
@@ -96,12 +111,7 @@ describe("capabilities are per thread (real kernel)", () => {
 
   test("a Worker that drops its capabilities leaves the main thread's untouched", async () => {
     const before = currentCapabilities().effective;
-    const worker = new Worker(new URL("./privileges-worker.ts", import.meta.url).href);
-    const reply = await new Promise<{ tid: number; before: string; after: string; err: number }>((resolve, reject) => {
-      worker.onmessage = (e) => resolve(e.data);
-      worker.onerror = (e) => reject(e);
-    });
-    worker.terminate();
+    const reply = await workerReply<{ tid: number; before: string; after: string; err: number }>("./privileges-worker.ts");
     expect(reply.err).toBe(0);
     expect(BigInt(reply.after)).toBe(0n);
     expect(BigInt(reply.before)).toBe(before);
@@ -109,6 +119,34 @@ describe("capabilities are per thread (real kernel)", () => {
     // threadCapabilities() lists every thread with its own set; the main thread's is unchanged.
     const main = threadCapabilities().find((t) => t.tid === process.pid);
     expect(main?.effective).toBe(before);
+  });
+});
+
+const hasSyslog = (currentCapabilities().effective >> 34n) & 1n;
+const sysctl = (name: string) => Number(readFileSync(`/proc/sys/kernel/${name}`, "utf8"));
+
+describe.skipIf(!hasSyslog)("kallsyms read after CAP_SYSLOG is gone (real kernel)", () => {
+  test("the index rebuilds with real addresses from the descriptor opened before the drop", async () => {
+    const r = await workerReply<{ before: string; err: number; rebuilt: string; fresh: string; size: number }>("./privileges-kallsyms-worker.ts");
+    expect(r.err).toBe(0);
+    expect(r.before).toBe("available");
+    expect(r.rebuilt).toBe("available");
+    expect(r.size).toBeGreaterThan(1000);
+    // A reader that opens the file without CAP_SYSLOG sees zeros, unless the kernel shows them to all.
+    const shownToAll = sysctl("kptr_restrict") === 0 && sysctl("perf_event_paranoid") <= 1;
+    if (shownToAll) expect(r.fresh).toBe("available");
+    else expect(r.fresh).toMatch(/^no CAP_SYSLOG/);
+  });
+});
+
+describe.skipIf(!hasSyslog)("/dev/kmsg watched again after CAP_SYSLOG is gone (real kernel)", () => {
+  test("a rewatch duplicates the descriptor opened at start instead of opening the device", async () => {
+    const r = await workerReply<{ err: number; reopen: string; watchError: string; seen: boolean }>("./privileges-kmsg-worker.ts");
+    expect(r.err).toBe(0);
+    // With kernel.dmesg_restrict=1 the device itself is closed to this thread now.
+    if (sysctl("dmesg_restrict") === 1) expect(r.reopen).toBe("EPERM");
+    expect(r.watchError).toBe("");
+    expect(r.seen).toBe(true);
   });
 });
 

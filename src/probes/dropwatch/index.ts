@@ -16,7 +16,6 @@ import { readSeries } from "../kit/bpf-maps.ts";
 import { DROPWATCH_CONFIG, policyFromConfig, type DropwatchConfig } from "./config.ts";
 import { DROPWATCH_FIELDS, DropwatchDecoder } from "./decode.ts";
 import { acquireDropObject, DROPWATCH_OBJECT, DROPWATCH_STRUCT } from "./shared.ts";
-import { KALLSYMS_REFRESH } from "../types.ts";
 
 export { DROPWATCH_CONFIG };
 
@@ -29,7 +28,6 @@ export const dropwatchProbe: BpfEventProbeDefinition<DropwatchConfig> = {
   source: "bpf tp_btf/kfree_skb (fallback: tracepoint skb/kfree_skb), one object shared with packetloss",
   defaultEnabled: true,
   config: DROPWATCH_CONFIG,
-  runtimeCapabilities: KALLSYMS_REFRESH,
 
   async create(ctx) {
     const lease = await acquireDropObject({ procfs: ctx.procfs, log: ctx.log });

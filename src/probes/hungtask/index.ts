@@ -11,7 +11,7 @@ import { sharedKallsyms } from "../../bpf/symbols.ts";
 import type { Sample } from "../../metrics/sample.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition, EVENTS_HELP } from "../kit/bpf-events.ts";
-import { KALLSYMS_REFRESH, ProbeUnsupportedError, type ProbeEmission } from "../types.ts";
+import { ProbeUnsupportedError, type ProbeEmission } from "../types.ts";
 import { SaveBackoff } from "../kit/backoff.ts";
 import { blockedText, procStackFrames, scanBlocked } from "./blocked.ts";
 import { HUNGTASK_FIELDS, HungtaskDecoder, type HungTask } from "./decode.ts";
@@ -32,7 +32,6 @@ const base = defineBpfEventProbe({
   source: "bpf tp_btf/sched_process_hang (fallback: tracepoint sched/sched_process_hang); /proc/<pid>/task/<tid>/stack of D-state tasks",
   defaultEnabled: true,
   runtimeCapabilities: {
-    ...KALLSYMS_REFRESH,
     CAP_SYS_ADMIN: "reads /proc/<pid>/task/<tid>/stack of the other blocked tasks (the kernel shows kernel stacks only to CAP_SYS_ADMIN)",
     CAP_SYS_PTRACE: "reads /proc/<pid>/task/<tid>/stack of other users' tasks (ptrace access)",
   },

@@ -18,7 +18,6 @@ import { EVENTS_HELP, type BpfEventProbeDefinition } from "../kit/bpf-events.ts"
 import { indexLabel, readSeries } from "../kit/bpf-maps.ts";
 import { acquireDropObject, DROPWATCH_OBJECT, DROPWATCH_STRUCT } from "../dropwatch/shared.ts";
 import { PACKETLOSS_FIELDS, PacketlossDecoder } from "./decode.ts";
-import { KALLSYMS_REFRESH } from "../types.ts";
 
 /** KubeSkoop's descriptions of its packetloss metrics. */
 export const PACKETLOSS_HELP: Readonly<Record<string, string>> = {
@@ -36,7 +35,6 @@ export const packetlossProbe: BpfEventProbeDefinition<unknown> = {
   kind: "event",
   source: "bpf tp_btf/kfree_skb: dropwatch's object and program (one attach for both probes)",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
-  runtimeCapabilities: KALLSYMS_REFRESH,
 
   async create(ctx) {
     const lease = await acquireDropObject({ procfs: ctx.procfs, log: ctx.log });

@@ -9,7 +9,7 @@ import objectPath from "../../../build/bpf/sched_tick.bpf.o" with { type: "file"
 import { sharedKallsyms } from "../../bpf/symbols.ts";
 import { key, section } from "../../config/spec.ts";
 import { defineBpfEventProbe } from "../kit/bpf-events.ts";
-import { KALLSYMS_REFRESH, ProbeUnsupportedError } from "../types.ts";
+import { ProbeUnsupportedError } from "../types.ts";
 import { SCHED_TICK_FIELDS, SchedTickDecoder } from "./decode.ts";
 
 export const SCHED_TICK_CONFIG = section("EventTracing.SchedTick", {
@@ -38,7 +38,6 @@ export const schedTickProbe = defineBpfEventProbe({
   source: "bpf tp_btf/hrtimer_expire_entry (the tick's callback), tp_btf/tick_stop (fallback: tracepoint timer/*)",
   defaultEnabled: true,
   config: SCHED_TICK_CONFIG,
-  runtimeCapabilities: KALLSYMS_REFRESH,
   object: objectPath,
   ring: "sched_tick_events",
   struct: "sched_tick_event",

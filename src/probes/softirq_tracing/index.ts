@@ -9,7 +9,6 @@ import { sharedKallsyms } from "../../bpf/symbols.ts";
 import { key, section } from "../../config/spec.ts";
 import { defineBpfEventProbe } from "../kit/bpf-events.ts";
 import { SOFTIRQ_TRACING_FIELDS, SoftirqTracingDecoder } from "./decode.ts";
-import { KALLSYMS_REFRESH } from "../types.ts";
 
 export const SOFTIRQ_TRACING_CONFIG = section("EventTracing.Softirq", {
   /** Wait (raise → entry) or run (entry → exit) time, in ns, above which an event is emitted. */
@@ -28,7 +27,6 @@ export const softirqTracingProbe = defineBpfEventProbe({
   source: "bpf tp_btf/softirq_raise, tp_btf/softirq_entry, tp_btf/softirq_exit (fallback: tracepoint irq/*)",
   defaultEnabled: true,
   config: SOFTIRQ_TRACING_CONFIG,
-  runtimeCapabilities: KALLSYMS_REFRESH,
   object: objectPath,
   ring: "softirq_tracing_events",
   struct: "softirq_tracing_event",

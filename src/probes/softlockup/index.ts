@@ -143,7 +143,6 @@ export const softlockupProbe = defineProbe({
   kind: "event",
   source: "/dev/kmsg (the watchdog's soft lockup report); fallback bpf fentry/kprobe add_taint",
   defaultEnabled: true,
-  runtimeCapabilities: { CAP_SYSLOG: "reopens /dev/kmsg when its watcher stops; with kernel.dmesg_restrict=1 only CAP_SYSLOG may open it" },
   async create(ctx) {
     let kmsgErr: unknown;
     try {
