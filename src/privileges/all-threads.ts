@@ -110,20 +110,34 @@ export interface OtherThreadsDrop {
   unreachable: { tid: number; comm: string; why: string }[];
 }
 
-/**
- * Give every other thread of the process the sets `target` (what the main thread now has).
- * Throws when the mechanism itself is unavailable (architecture, compiler, signal).
- */
-export function dropOnOtherThreads(target: CapabilitySets): OtherThreadsDrop {
-  const nr = SYSCALLS[process.arch];
-  if (!nr) throw new Error(`no system call numbers for ${process.arch}`);
-  const libc = sys();
+interface OtherThread {
+  tid: number;
+  comm: string;
+  status: string;
+}
+
+/** The threads other than the main one that hold more than `target`. */
+function threadsAbove(target: CapabilitySets): OtherThread[] {
+  const out: OtherThread[] = [];
+  for (const t of readdirSync("/proc/self/task")) {
+    const tid = Number(t);
+    if (tid === process.pid) continue; // the main thread dropped its own
+    try {
+      const status = readFileSync(`/proc/self/task/${t}/status`, "utf8");
+      const comm = readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim();
+      // At or below the target already (the ring waiter holds nothing): capset could only fail there.
+      if (statusMask(status, "CapEff") & ~target.effective || statusMask(status, "CapPrm") & ~target.permitted) out.push({ tid, comm, status });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return out;
+}
+
+/** The handler, compiled once and installed on a free real-time signal; returns that signal. */
+function installHandler(libc: ReturnType<typeof sys>): { sig: number; k: Compiled["symbols"] } {
   compiled ??= compile();
   const k = compiled.symbols;
-  const lo = (m: bigint) => Number(m & 0xffffffffn);
-  const hi = (m: bigint) => Number((m >> 32n) & 0xffffffffn);
-  k.kp_setup(addressOf(libc.syscall), addressOf(libc.__errno_location), nr.capset, nr.prctl,
-    lo(target.effective), lo(target.permitted), lo(target.inheritable), hi(target.effective), hi(target.permitted), hi(target.inheritable));
   if (!installedSignal) {
     const sig = freeSignal();
     const sa = new Uint8Array(SIGACTION_SIZE);
@@ -133,27 +147,34 @@ export function dropOnOtherThreads(target: CapabilitySets): OtherThreadsDrop {
     if (libc.sigaction(sig, sa, null) < 0) throw new Error(`sigaction(${sig}) failed`);
     installedSignal = sig;
   }
-  const pid = process.pid;
+  return { sig: installedSignal, k };
+}
+
+/**
+ * Give every other thread of the process the sets `target` (what the main thread now has).
+ * Throws when the mechanism itself is unavailable (architecture, compiler, signal).
+ */
+export function dropOnOtherThreads(target: CapabilitySets): OtherThreadsDrop {
   const out: OtherThreadsDrop = { dropped: 0, unreachable: [] };
-  for (const t of readdirSync("/proc/self/task")) {
-    const tid = Number(t);
-    if (tid === pid) continue; // the main thread dropped its own
-    let status: string, comm: string;
-    try {
-      status = readFileSync(`/proc/self/task/${t}/status`, "utf8");
-      comm = readFileSync(`/proc/self/task/${t}/comm`, "utf8").trim();
-    } catch {
-      continue; // exited meanwhile
-    }
-    // Already at or below the target (the ring waiter holds nothing): capset could only fail there.
-    if (!(statusMask(status, "CapEff") & ~target.effective) && !(statusMask(status, "CapPrm") & ~target.permitted)) continue;
-    if ((statusMask(status, "SigBlk") >> BigInt(installedSignal - 1)) & 1n) {
-      out.unreachable.push({ tid, comm, why: `blocks signal ${installedSignal}` });
+  const threads = threadsAbove(target);
+  if (!threads.length) return out; // nothing to do: no compiler, no signal
+  const nr = SYSCALLS[process.arch];
+  if (!nr) throw new Error(`no system call numbers for ${process.arch}`);
+  const libc = sys();
+  const { sig, k } = installHandler(libc);
+  const lo = (m: bigint) => Number(m & 0xffffffffn);
+  const hi = (m: bigint) => Number((m >> 32n) & 0xffffffffn);
+  k.kp_setup(addressOf(libc.syscall), addressOf(libc.__errno_location), nr.capset, nr.prctl,
+    lo(target.effective), lo(target.permitted), lo(target.inheritable), hi(target.effective), hi(target.permitted), hi(target.inheritable));
+  // One thread at a time: the handler's counters need no atomics, and each answer is its own.
+  for (const { tid, comm, status } of threads) {
+    if ((statusMask(status, "SigBlk") >> BigInt(sig - 1)) & 1n) {
+      out.unreachable.push({ tid, comm, why: `blocks signal ${sig}` });
       continue;
     }
     const before = k.kp_done();
     const failedBefore = k.kp_failed();
-    if (libc.syscall(nr.tgkill, pid, tid, installedSignal) < 0) continue; // exited meanwhile
+    if (libc.syscall(nr.tgkill, process.pid, tid, sig) < 0) continue; // exited meanwhile
     const deadline = performance.now() + PER_THREAD_MS;
     while (k.kp_done() === before && performance.now() < deadline) Bun.sleepSync(1);
     if (k.kp_done() === before) out.unreachable.push({ tid, comm, why: `no answer within ${PER_THREAD_MS} ms` });
