@@ -11,7 +11,7 @@ import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
 import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, RUNTIME_CGROUP, STORAGE_LOCALFILE } from "./config/sections.ts";
-import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
+import { CONTAINER_TRACKING_NEEDS, containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
@@ -29,6 +29,7 @@ import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
 import { enterSelfCgroup, type SelfCgroup } from "./self-cgroup.ts";
+import { LeastPrivilege } from "./privileges/least-privilege.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -158,6 +159,9 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
   else if (libbpfOrigin.source === "system") log.warn("embedded libbpf could not be loaded; using the host's", { library: libbpfOrigin.path, version: libbpfOrigin.version, err: libbpfOrigin.embeddedError });
   else log.error("no libbpf: BPF probes will fail", { embedded: libbpfOrigin.embeddedError, system: libbpfOrigin.systemError });
+  // What the agent may do, and what each missing capability costs, said once before probes load.
+  const privileges = new LeastPrivilege(log);
+  privileges.reportStart();
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -237,6 +241,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
       groups.push({ prefix: "", samples: containers.samples() });
+      groups.push({ prefix: "", samples: privileges.samples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -248,6 +253,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     },
     probes: () => manager.statuses(),
     containers: () => containers.registry.all().map((c) => containerJson(c) as { id: string }),
+    capabilities: () => privileges.capabilityState(),
     bus,
     watch: {
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
@@ -283,6 +289,8 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     } catch (err) {
       log.warn("cannot raise the agent's CPU limit", { err: String(err) });
     }
+    // Every probe is attached: keep only what the loaded ones still use (as ebpf_exporter does).
+    if (cfg.get(KPULSE).DropCapabilities && !stopping) privileges.dropUnused([...manager.loadedDefinitions(), CONTAINER_TRACKING_NEEDS]);
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });

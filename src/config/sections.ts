@@ -209,6 +209,11 @@ export const KPULSE = section("Kpulse", {
    */
   BpfProgramStats: key.bool(true),
   /**
+   * Once every probe has settled, drop the capabilities no loaded probe uses at run time
+   * (src/privileges/). Off only to troubleshoot.
+   */
+  DropCapabilities: key.bool(true),
+  /**
    * The instance lock (flock'd pidfile): "" = `<Storage.LocalFile.Path>/kpulse.pid` (none when
    * local files are off). A second agent finding it locked refuses to start.
    */

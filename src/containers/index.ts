@@ -11,6 +11,16 @@ import type { CgroupDriver } from "./pods.ts";
 import { ContainerRegistry } from "./registry.ts";
 import type { Container } from "./types.ts";
 
+/**
+ * What container tracking still needs once the agent drops its capabilities. Not CAP_SYS_ADMIN:
+ * containers found after the drop get no netns cookie (setns needs it) and are matched by the
+ * namespace inode instead.
+ */
+export const CONTAINER_TRACKING_NEEDS = {
+  name: "containers",
+  runtimeCapabilities: { CAP_SYS_PTRACE: "the network namespace (/proc/<pid>/ns/net) of container processes owned by other users" },
+};
+
 export interface ContainerSettings {
   kubelet: Omit<KubeletOptions, "timeoutMs" | "maxBodyBytes"> | undefined;
   containerdStateDir: string;

@@ -102,6 +102,11 @@ export class ProbeManager {
     }
   }
 
+  /** Definitions of the probes that are loaded and running now. */
+  loadedDefinitions(): ProbeDefinition[] {
+    return this.entries.filter((e) => e.status.status === "loaded" && e.instance).map((e) => e.def);
+  }
+
   statuses(): ProbeStatus[] {
     return this.entries.map((e) => ({ ...e.status }));
   }

@@ -26,6 +26,8 @@ export interface AppDeps {
   probes(): readonly object[];
   /** Rows of GET /v1/containers (each with an `id`), shaped by the container tracker; none when absent. */
   containers?(): readonly { id: string }[];
+  /** The agent's capability state, served next to `data` in GET /v1/probes. */
+  capabilities?(): object;
   bus: EventBus;
   /** The watch stream's settings (src/server/watch.ts). */
   watch: Omit<WatchOptions, "bus" | "log">;
@@ -126,7 +128,7 @@ export function createApp(deps: AppDeps): KpulseApp {
     });
   });
 
-  app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
+  app.get("/v1/probes", (c) => c.json(deps.capabilities ? { data: deps.probes(), capabilities: deps.capabilities() } : { data: deps.probes() }));
 
   // The containers kpulse knows; ?container_id= picks one (HUATUO's /containers/json too).
   const containers = (c: Context) => {
