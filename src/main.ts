@@ -9,7 +9,8 @@ import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { esEnabled, EVENTS_WATCH, KPULSE, LOG, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
@@ -105,6 +106,38 @@ function checkProbeNames(cfg: LoadedConfig, opts: CliOptions, table: readonly Pr
   if (inFlags.length) throw new Error(`--disable-tracing names unknown probes: ${inFlags.join(", ")} (kpulse probes: ${known()})`);
 }
 
+/** The container tracker's settings from [Pod], [Kpulse.Containers] and --disable-kubelet. */
+function containerSettings(cfg: LoadedConfig, opts: CliOptions, nodeHostname: string, log: Logger): ContainerSettings {
+  const pod = cfg.get(POD);
+  const c = cfg.get(CONTAINERS);
+  const portsOff = pod.KubeletReadOnlyPort === 0 && pod.KubeletAuthorizedPort === 0;
+  if (!opts.disableKubelet && portsOff) log.warn("kubelet pod sync disabled: [Pod] KubeletReadOnlyPort and KubeletAuthorizedPort are both 0");
+  return {
+    kubelet: opts.disableKubelet || portsOff ? undefined : {
+      host: c.KubeletHost,
+      readOnlyPort: pod.KubeletReadOnlyPort,
+      authorizedPort: pod.KubeletAuthorizedPort,
+      clientCertPath: pod.KubeletClientCertPath,
+      caBundle: pod.KubeletCABundle,
+      insecure: pod.KubeletTLSInsecure,
+    },
+    containerdStateDir: c.ContainerdStateDir,
+    dockerRootDir: c.DockerRootDir,
+    cgroupDriver: c.CgroupDriver as ContainerSettings["cgroupDriver"],
+    syncIntervalSec: c.SyncInterval,
+    minAgeSec: c.MinAge,
+    maxTracked: c.MaxTracked,
+    nodeHostname,
+  };
+}
+
+/** Waits for the first container sync, at most `ms`: probes then start with attribution ready. */
+async function within(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+
 async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[]): Promise<number> {
   const log = makeLogger(cfg, opts.logDebug);
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
@@ -153,9 +186,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     }
   }
 
+  const procfs = procfsRoot(opts.procfsPrefix);
+  const containers = startContainerTracking(containerSettings(cfg, opts, host.hostname, log), procfs, log);
   const manager = new ProbeManager(
     table,
-    { config: cfg, procfs: procfsRoot(opts.procfsPrefix), log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
+    { config: cfg, procfs, containers: containers.registry, log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
     blacklist,
     enabled,
   );
@@ -179,6 +214,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       const groups = await manager.scrape();
       groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
+      groups.push({ prefix: "", samples: containers.samples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -189,6 +225,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       return text;
     },
     probes: () => manager.statuses(),
+    containers: () => containers.registry.all().map((c) => containerJson(c) as { id: string }),
     bus,
     watch: {
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
@@ -208,13 +245,15 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     server = app.serve(listen);
   } catch (err) {
     log.error("cannot listen", { address: listen, err: String(err) });
+    containers.stop();
     await manager.stopAll();
     await localFile?.close();
     await openSearch?.close();
     return 1;
   }
   log.info("serving", { address: listen, port: server.port });
-  const started = manager.startAll().then(() => {
+  // The kubelet may take its whole timeout: probes wait for the first sync only a little.
+  const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
@@ -230,6 +269,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await server.stop();
   await manager.stopAll();
   await started;
+  containers.stop();
   await sharedRingScheduler().close();
   programStats?.close();
   bus.close();
