@@ -113,6 +113,10 @@ export class ContainerRegistry implements ContainerView {
       const c = this.byCgroupId.get(id.cgroupId);
       if (c) return c;
     }
+    if (id.cgroupPath) {
+      const c = this.byPath.get(id.cgroupPath);
+      if (c) return c;
+    }
     if (id.netnsInum) {
       const c = this.byNetns.get(id.netnsInum);
       if (c) return c;

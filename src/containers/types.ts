@@ -54,8 +54,20 @@ export interface KernelIdentity {
   cgroupId?: number;
   /** Network namespace inode. */
   netnsInum?: number;
+  /** Path of the cgroup below its hierarchy's root (the memory hierarchy's on v1). */
+  cgroupPath?: string;
   /** A pid inside the container (used only when nothing else maps). */
   pid?: number;
+}
+
+/**
+ * The identity an event's tracer_data shows by HUATUO's field names (the network namespace inode
+ * of network events), for probes that do not set one: every network probe is attributed without
+ * code of its own.
+ */
+export function identityFromEventData(data: Record<string, unknown>): KernelIdentity | undefined {
+  const n = data.net_namespace_inum ?? data.netns_inum ?? data.netns;
+  return typeof n === "number" && n > 0 ? { netnsInum: n } : undefined;
 }
 
 /** The read-only view of the container set that probes and outputs get. */

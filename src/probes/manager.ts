@@ -3,7 +3,7 @@
 // <ns>_probe_up. Probes load one after another, yielding to the event loop between them, so the
 // HTTP server answers while they load; `settled` resolves once every probe has an outcome.
 import type { LoadedConfig } from "../config/load.ts";
-import { containerRef, NO_CONTAINERS, type ContainerView } from "../containers/types.ts";
+import { containerRef, identityFromEventData, NO_CONTAINERS, type ContainerView } from "../containers/types.ts";
 import { AUTOTRACING, EVENTTRACING } from "../config/sections.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
@@ -84,8 +84,9 @@ export class ProbeManager {
         // Stamp the name on the probe's own (fresh) object: no copy per event.
         emit: (ev) => {
           (ev as ProbeEvent).tracerName = tracerName;
-          if (ev.identity && !ev.container) {
-            const c = containers.resolve(ev.identity);
+          if (!ev.container) {
+            const id = ev.identity ?? identityFromEventData(ev.data);
+            const c = id && containers.resolve(id);
             if (c) ev.container = containerRef(c);
           }
           this.deps.publish(ev as ProbeEvent);
