@@ -1,17 +1,19 @@
 // What every probe with container series does on a scrape: walk the containers the registry
-// offers for metrics (bounded concurrency, stable order), skip those that vanished, keep per-
+// offers for metrics (in order, yielding now and then), skip those that vanished, keep per-
 // container state only for containers still listed, and read network files once per network
 // namespace (containers of one pod share it) for the per-netns series.
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "../log.ts";
 import type { Sample } from "../metrics/sample.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
 import { isGone, readIfPresent } from "./files.ts";
 import { containerLabels, type Container, type ContainerView } from "./types.ts";
 
-/** Containers read at the same time: enough to hide file latency, few enough to leave the loop free. */
-export const CONTAINER_CONCURRENCY = 8;
+/** Containers read between two yields to the event loop (reads are synchronous, see files.ts). */
+export const CONTAINERS_PER_SLICE = 32;
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * State kept per container between scrapes (cpu_util's previous reading, …), dropped once the
@@ -41,33 +43,31 @@ export class PerContainer<T> {
 }
 
 /**
- * Runs `read` for each container, at most CONTAINER_CONCURRENCY at a time, and returns the
- * samples in container order. `read` returns undefined when the container's files are gone;
- * thrown gone-errors mean the same. Any other error (a malformed file) skips that container only
- * and is logged once per container, so one bad cgroup neither fails the scrape nor floods the log.
+ * Runs `read` for each container in order, yielding to the event loop every
+ * CONTAINERS_PER_SLICE containers, and returns the samples in container order. `read` returns
+ * undefined when the container's files are gone; thrown gone-errors mean the same. Any other
+ * error (a malformed file) skips that container only and is logged once per container, so one
+ * bad cgroup neither fails the scrape nor floods the log.
  */
 export class ContainerWalk {
   private readonly warned = new PerContainer<true>();
 
   constructor(private readonly log: Logger, private readonly what: string) {}
 
-  async samples(containers: readonly Container[], read: (c: Container) => Promise<Sample[] | undefined>): Promise<Sample[]> {
+  async samples(containers: readonly Container[], read: (c: Container) => Promise<Sample[] | undefined> | Sample[] | undefined): Promise<Sample[]> {
     this.warned.retain(containers);
-    const out: (Sample[] | undefined)[] = new Array(containers.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < containers.length) {
-        const i = next++;
-        const c = containers[i]!;
-        try {
-          out[i] = await read(c);
-        } catch (err) {
-          if (!isGone(err)) this.problem(c, err);
-        }
+    const out: Sample[] = [];
+    for (let i = 0; i < containers.length; i++) {
+      if (i > 0 && i % CONTAINERS_PER_SLICE === 0) await yieldToLoop();
+      const c = containers[i]!;
+      try {
+        const s = await read(c);
+        if (s) for (const x of s) out.push(x);
+      } catch (err) {
+        if (!isGone(err)) this.problem(c, err);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(CONTAINER_CONCURRENCY, containers.length) }, worker));
-    return out.flatMap((s) => s ?? []);
+    }
+    return out;
   }
 
   problem(c: Container, err: unknown): void {
@@ -117,19 +117,22 @@ export interface NetnsText {
  * Reads /proc/<pid>/net/<file> for each file of a group, or undefined when the process is gone
  * or (inode known) is no longer in that namespace: its pid was reused by another process.
  */
-export async function readNetnsFiles(procfs: ProcfsRoot, g: NetnsGroup, files: readonly string[]): Promise<NetnsText[] | undefined> {
+export function readNetnsFiles(procfs: ProcfsRoot, g: NetnsGroup, files: readonly string[]): NetnsText[] | undefined {
   const pid = String(g.pid);
   if (g.inum > 0) {
-    const ns = await stat(procfs.proc(pid, "ns", "net")).catch((err) => {
+    let ino: number;
+    try {
+      ino = statSync(procfs.proc(pid, "ns", "net")).ino;
+    } catch (err) {
       if (isGone(err)) return undefined;
       throw err;
-    });
-    if (!ns || ns.ino !== g.inum) return undefined;
+    }
+    if (ino !== g.inum) return undefined;
   }
   const out: NetnsText[] = [];
   for (const f of files) {
     const path = procfs.proc(pid, "net", f);
-    const text = await readIfPresent(path);
+    const text = readIfPresent(path);
     if (text === undefined) return undefined;
     out.push({ path, text });
   }
@@ -153,7 +156,7 @@ export async function netnsSeries(
   // Walk one container per namespace (its first), then fan the samples out to the others.
   return walk.samples(groups.map((g) => g.containers[0]!), async (lead) => {
     const g = byLead.get(lead)!;
-    const texts = await readNetnsFiles(procfs, g, files);
+    const texts = readNetnsFiles(procfs, g, files);
     if (!texts) return undefined;
     const samples = await toSamples(texts, g);
     return g.containers.flatMap((c) => asContainer(samples, c));
@@ -167,7 +170,7 @@ export function cgroupFile(view: ContainerView, c: Container, controller: string
 }
 
 /** A cgroup file's text, or undefined when the hierarchy is absent or the container is gone. */
-export async function readCgroupFile(view: ContainerView, c: Container, controller: string, file: string): Promise<string | undefined> {
+export function readCgroupFile(view: ContainerView, c: Container, controller: string, file: string): string | undefined {
   const path = cgroupFile(view, c, controller, file);
   return path === undefined ? undefined : readIfPresent(path);
 }

@@ -36,16 +36,16 @@ export function cpuStatInstance(ctx: ProbeContext<unknown>, now: () => number = 
   const readings = new PerContainer<Reading>();
   const walk = new ContainerWalk(ctx.log, "cpu_stat");
 
-  async function read(c: Container): Promise<Sample[] | undefined> {
+  function read(c: Container): Sample[] | undefined {
     const prev = readings.get(c);
     if (prev !== undefined && now() - prev.atMs < MIN_INTERVAL_MS) return prev.samples;
-    const text = await readCgroupFile(view, c, "cpu", "cpu.stat");
+    const text = readCgroupFile(view, c, "cpu", "cpu.stat");
     if (text === undefined) return undefined;
     const st = parseCpuStat(text, `${view.cgroupDir(c, "cpu")}/cpu.stat`);
     const samples: Sample[] = [];
     let wait: Reading["wait"];
     if (st.waitSumNs !== undefined) {
-      const usage = await readCpuUsage(view, c);
+      const usage = readCpuUsage(view, c);
       if (usage === undefined) return undefined;
       wait = { waitNs: st.waitSumNs, cpuNs: usage.usageUs * 1000 };
       const pct = prev?.wait ? waitPercent(prev.wait, wait) : undefined;

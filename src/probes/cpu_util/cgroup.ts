@@ -70,17 +70,14 @@ export function quotaCoresV2(text: string, path: string): number | undefined {
 }
 
 /** The container's CPU time, or undefined when its cgroup is gone. */
-export async function readCpuUsage(view: ContainerView, c: Container): Promise<CgroupCpuUsage | undefined> {
+export function readCpuUsage(view: ContainerView, c: Container): CgroupCpuUsage | undefined {
   if (view.unified) {
-    const path = view.cgroupDir(c, "cpu");
-    const text = await readCgroupFile(view, c, "cpu", "cpu.stat");
-    return text === undefined ? undefined : cpuUsageV2(text, `${path}/cpu.stat`);
+    const text = readCgroupFile(view, c, "cpu", "cpu.stat");
+    return text === undefined ? undefined : cpuUsageV2(text, `${view.cgroupDir(c, "cpu")}/cpu.stat`);
   }
   const dir = view.cgroupDir(c, "cpuacct");
-  const [usage, stat] = await Promise.all([
-    readCgroupFile(view, c, "cpuacct", "cpuacct.usage"),
-    readCgroupFile(view, c, "cpuacct", "cpuacct.stat"),
-  ]);
+  const usage = readCgroupFile(view, c, "cpuacct", "cpuacct.usage");
+  const stat = readCgroupFile(view, c, "cpuacct", "cpuacct.stat");
   if (usage === undefined || stat === undefined) return undefined;
   return cpuUsageV1(usage, `${dir}/cpuacct.usage`, stat, `${dir}/cpuacct.stat`);
 }
@@ -90,16 +87,14 @@ export async function readCpuUsage(view: ContainerView, c: Container): Promise<C
  * mean no limit (v2 without the cpu controller enabled for the cgroup, v1 without
  * CONFIG_CFS_BANDWIDTH): call it after readCpuUsage found the cgroup.
  */
-export async function readCpuCores(view: ContainerView, c: Container, online: number): Promise<number> {
+export function readCpuCores(view: ContainerView, c: Container, online: number): number {
   const dir = view.cgroupDir(c, "cpu");
   if (view.unified) {
-    const text = await readCgroupFile(view, c, "cpu", "cpu.max");
+    const text = readCgroupFile(view, c, "cpu", "cpu.max");
     return (text === undefined ? undefined : quotaCoresV2(text, `${dir}/cpu.max`)) ?? online;
   }
-  const [quota, period] = await Promise.all([
-    readCgroupFile(view, c, "cpu", "cpu.cfs_quota_us"),
-    readCgroupFile(view, c, "cpu", "cpu.cfs_period_us"),
-  ]);
+  const quota = readCgroupFile(view, c, "cpu", "cpu.cfs_quota_us");
+  const period = readCgroupFile(view, c, "cpu", "cpu.cfs_period_us");
   if (quota === undefined || period === undefined) return online;
   return quotaCoresV1(quota, `${dir}/cpu.cfs_quota_us`, period, `${dir}/cpu.cfs_period_us`) ?? online;
 }

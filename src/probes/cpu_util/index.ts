@@ -110,12 +110,12 @@ export function cpuUtilInstance(ctx: ProbeContext<unknown>, now: () => number = 
     perContainer.retain(list);
     if (list.length === 0) return [];
     const online = await onlineCpus(ctx.procfs);
-    return walk.samples(list, async (c) => {
+    return walk.samples(list, (c) => {
       const cached = perContainer.fresh(c, now());
       if (cached) return containerSamples(cached, c);
-      const usage = await readCpuUsage(view, c);
+      const usage = readCpuUsage(view, c);
       if (usage === undefined) return undefined;
-      const cores = await readCpuCores(view, c, online);
+      const cores = readCpuCores(view, c, online);
       return containerSamples(perContainer.update(c, now(), usage, cores), c);
     });
   }

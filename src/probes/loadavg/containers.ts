@@ -37,7 +37,7 @@ export const newTaskBudget = (): TaskBudget => ({ left: TASKS_PER_SCRAPE, skippe
 /** Counts of one container, or undefined when its cgroup is gone. */
 export async function countTasks(view: ContainerView, procfs: ProcfsRoot, c: Container, budget: TaskBudget): Promise<TaskCounts | undefined> {
   const file = view.unified ? "cgroup.threads" : "tasks";
-  const text = await readCgroupFile(view, c, "cpu", file);
+  const text = readCgroupFile(view, c, "cpu", file);
   if (text === undefined) return undefined;
   const ids = parseTaskIds(text, `${view.cgroupDir(c, "cpu")}/${file}`);
   const take = Math.max(0, Math.min(ids.length, TASKS_PER_CONTAINER, budget.left));

@@ -37,8 +37,8 @@ export const memoryEventsProbe = defineProbe({
     const walk = new ContainerWalk(ctx.log, "memory_events");
     return {
       collect(): Promise<Sample[]> {
-        return walk.samples(view.forMetrics(["normal"]), async (c) => {
-          const text = await readCgroupFile(view, c, "memory", "memory.events");
+        return walk.samples(view.forMetrics(["normal"]), (c) => {
+          const text = readCgroupFile(view, c, "memory", "memory.events");
           if (text === undefined) return undefined;
           return memoryEventSamples(text, `${view.cgroupDir(c, "memory")}/memory.events`, keep, containerLabels(c));
         });

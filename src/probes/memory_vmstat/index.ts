@@ -45,8 +45,8 @@ export const memoryVmstatProbe = defineProbe({
     const view = containersOf(ctx);
     const walk = new ContainerWalk(ctx.log, "memory_vmstat");
     const containerSeries = () =>
-      walk.samples(view.forMetrics(["normal"]), async (c) => {
-        const text = await readCgroupFile(view, c, "memory", "memory.stat");
+      walk.samples(view.forMetrics(["normal"]), (c) => {
+        const text = readCgroupFile(view, c, "memory", "memory.stat");
         if (text === undefined) return undefined;
         return asContainer(vmstatSamples(text, `${view.cgroupDir(c, "memory")}/memory.stat`, keepContainer, "cgroup memory.stat"), c);
       });
