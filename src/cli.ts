@@ -54,7 +54,7 @@ export const HELP = `kpulse - Linux kernel observability agent (drop-in for huat
 Usage:
   kpulse [run] --region <name> [flags]   start the agent (default command)
   kpulse check [flags]                   load and validate the config, print OK or the error
-  kpulse version                         print the version
+  kpulse version                         print the version and the libbpf in use
   kpulse watch [URL] [flags]             print the agent's live events (see kpulse watch --help)
 
 Flags:
@@ -72,7 +72,7 @@ Flags:
                            added to BlackList
   --log-debug              log at Debug level, overriding [Log] Level
   --dry-run                start everything, then stop after 2 seconds
-  --enable-cgroup          accepted for huatuo-bamai compatibility (no effect yet)
+  --enable-cgroup          run in a cgroup of its own limited by [RuntimeCgroup]
   --bpf-dir, --tools-bin-dir <dir>
                            accepted for huatuo-bamai compatibility (ignored: kpulse
                            embeds its BPF objects and runs no external tools)

@@ -1,15 +1,16 @@
-// Start-up and shutdown of the agent. Order matters: config → log → outputs (bus, sinks) →
-// HTTP → probes. HTTP serves /healthz and /metrics at once while probes load one by one;
-// /readyz turns ready when every probe has settled and no output reports a failure. Shutdown
-// runs backwards so no event is produced after its sinks close.
+// Start-up and shutdown of the agent. Order matters: config → log → libbpf (embedded, else the
+// host's) → outputs (bus, sinks) → HTTP → probes. HTTP serves /healthz and /metrics at once
+// while probes load one by one; /readyz turns ready when every probe has settled and no output
+// reports a failure. Shutdown runs backwards so no event is produced after its sinks close.
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
 import { releaseVmlinuxBtf } from "./bpf/btf.ts";
+import { describeLibbpf, loadLibbpf, type LibbpfOrigin } from "./bpf/libbpf-origin.ts";
 import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./bpf/prog-stats.ts";
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, RUNTIME_CGROUP, STORAGE_LOCALFILE } from "./config/sections.ts";
 import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
@@ -27,6 +28,7 @@ import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
+import { enterSelfCgroup, type SelfCgroup } from "./self-cgroup.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -57,9 +59,9 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
   }
   if ("version" in parsed) {
     const v = { name: "kpulse", ...VERSION, bun: Bun.version };
-    if (parsed.format === "json") process.stdout.write(JSON.stringify(v) + "\n");
-    else if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
-    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n`);
+    if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
+    else if (parsed.format === "json") process.stdout.write(JSON.stringify({ ...v, libbpf: libbpfVersionInfo(loadLibbpf()) }) + "\n");
+    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n${describeLibbpf(loadLibbpf())}\n`);
     return 0;
   }
   // Loaded on demand: the agent's start-up should not pay for the client (nor the client for the agent).
@@ -81,6 +83,11 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     return 0;
   }
   return runAgent(opts, cfg, table);
+}
+
+/** The libbpf part of `kpulse version --version-format json` and GET /version. */
+function libbpfVersionInfo(o: LibbpfOrigin) {
+  return { version: o.version, source: o.source, contents: o.contents ?? "", error: [o.embeddedError, o.systemError].filter(Boolean).join("; ") };
 }
 
 /** A misspelled BlackList or --disable-tracing name would disable nothing, silently: refuse it. */
@@ -146,7 +153,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   const enabled = new Set(cfg.get(KPULSE).EnableProbes);
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
-  if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
+  // Before any probe touches libbpf: the embedded copy, else the host's (src/bpf/libbpf-origin.ts).
+  const libbpfOrigin = loadLibbpf();
+  if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
+  else if (libbpfOrigin.source === "system") log.warn("embedded libbpf could not be loaded; using the host's", { library: libbpfOrigin.path, version: libbpfOrigin.version, err: libbpfOrigin.embeddedError });
+  else log.error("no libbpf: BPF probes will fail", { embedded: libbpfOrigin.embeddedError, system: libbpfOrigin.systemError });
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -187,6 +198,17 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   }
 
   const procfs = procfsRoot(opts.procfsPrefix);
+  const limits = cfg.get(RUNTIME_CGROUP);
+  let selfCgroup: SelfCgroup | undefined;
+  if (opts.enableCgroup) {
+    try {
+      selfCgroup = enterSelfCgroup(procfsRoot(), { initCpuCores: limits.LimitInitCPU, memMiB: limits.LimitMem }, log);
+    } catch (err) {
+      log.warn("cannot enter the agent's own cgroup: running without resource limits", { err: String(err) });
+    }
+  } else {
+    log.info("self cgroup resource limit disabled by default (--enable-cgroup turns it on)");
+  }
   const containers = startContainerTracking(containerSettings(cfg, opts, host.hostname, log), procfs, log);
   const manager = new ProbeManager(
     table,
@@ -234,7 +256,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       // Last-Event-ID resume past the in-memory window reads the local files.
       storeDir: localFile ? cfg.get(STORAGE_LOCALFILE).Path : undefined,
     },
-    version: { name: "kpulse", ...VERSION, bun: Bun.version },
+    version: { name: "kpulse", ...VERSION, bun: Bun.version, libbpf: libbpfVersionInfo(libbpfOrigin) },
     log,
     ready: () => readiness.failing(),
     httpMetrics,
@@ -246,6 +268,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   } catch (err) {
     log.error("cannot listen", { address: listen, err: String(err) });
     containers.stop();
+    selfCgroup?.release();
     await manager.stopAll();
     await localFile?.close();
     await openSearch?.close();
@@ -255,6 +278,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   // The kubelet may take its whole timeout: probes wait for the first sync only a little.
   const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
+    try {
+      selfCgroup?.setCpu(limits.LimitCPU); // start-up is over: HUATUO's second, larger CPU limit
+    } catch (err) {
+      log.warn("cannot raise the agent's CPU limit", { err: String(err) });
+    }
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });
@@ -276,6 +304,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await localFile?.close();
   await openSearch?.close(); // sends what it can within a bound; the rest stays in the spool
   storage.lock?.release();
+  selfCgroup?.release();
   log.info("stopped");
   return 0;
 }

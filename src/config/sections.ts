@@ -37,7 +37,7 @@ export const RUNTIME_CGROUP = section(
     LimitCPU: key.positive(2.0, { aliases: ["Runtime.CPULimitCores"] }),
     LimitMem: key.positive(2048, { aliases: ["Runtime.MemoryLimitMiB"] }),
   },
-  { aliases: ["Runtime"], pending: true },
+  { aliases: ["Runtime"] },
 );
 
 // HUATUO's [HTTPServer] keys map onto [Kpulse] and [EventsWatch]; EnableRetry is never read there either.

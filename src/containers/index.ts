@@ -93,7 +93,8 @@ export function containerJson(c: Container): Record<string, unknown> {
     qos: c.qos,
     init_pid: c.initPid,
     net_namespace_inum: c.netnsInum,
-    net_namespace_cookie: c.netnsCookie,
+    // A number, as HUATUO's; cookies count namespaces created since boot, far below 2^53.
+    net_namespace_cookie: c.netnsCookie ? Number(c.netnsCookie) : 0,
     host_network: c.hostNetwork,
     cgroup_path: c.cgroupPath,
     cgroup_ids: c.cgroupIds,

@@ -143,6 +143,6 @@ export const KUBELET_CONFIG_FILES = [
 
 /** `cgroupDriver` of a kubelet config file (YAML or JSON; a line match is enough for this one key). */
 export function driverFromConfigText(text: string): CgroupDriver | undefined {
-  const m = /^\s*"?cgroupDriver"?\s*:\s*"?([a-z]+)"?/m.exec(text.slice(0, 1 << 20));
+  const m = /(?:^|[{,\s])"?cgroupDriver"?\s*:\s*"?([a-z]+)"?/m.exec(text.slice(0, 1 << 20));
   return driverName(m?.[1]);
 }

@@ -23,6 +23,7 @@ export class ContainerRegistry implements ContainerView {
   private list: Container[] = [];
   private byCgroupId = new Map<number, Container>();
   private byNetns = new Map<number, Container>();
+  private byCookie = new Map<string, Container>();
   private byPath = new Map<string, Container>();
   /** Distinct containers the guard has left out, by reason (ids pruned when they go away). */
   private readonly leftOut = { too_young: new Set<string>(), over_cap: new Set<string>() };
@@ -59,13 +60,17 @@ export class ContainerRegistry implements ContainerView {
   private reindex(): void {
     this.byCgroupId = new Map();
     this.byNetns = new Map();
+    this.byCookie = new Map();
     this.byPath = new Map();
     for (const c of this.list) {
       for (const id of Object.values(c.cgroupIds)) this.byCgroupId.set(id, c);
       this.byPath.set(c.cgroupPath, c);
       if (c.netnsInum && !c.hostNetwork) {
         const had = this.byNetns.get(c.netnsInum);
-        if (!had || NETNS_RANK[c.type] < NETNS_RANK[had.type]) this.byNetns.set(c.netnsInum, c);
+        if (!had || NETNS_RANK[c.type] < NETNS_RANK[had.type]) {
+          this.byNetns.set(c.netnsInum, c);
+          if (c.netnsCookie) this.byCookie.set(c.netnsCookie, c);
+        }
       }
     }
   }
@@ -117,9 +122,14 @@ export class ContainerRegistry implements ContainerView {
       const c = this.byPath.get(id.cgroupPath);
       if (c) return c;
     }
+    // The cookie first: an inode number can be reused by a namespace created after this one died.
+    if (id.netnsCookie) {
+      const c = this.byCookie.get(id.netnsCookie);
+      if (c) return c;
+    }
     if (id.netnsInum) {
       const c = this.byNetns.get(id.netnsInum);
-      if (c) return c;
+      if (c && !(id.netnsCookie && c.netnsCookie && c.netnsCookie !== id.netnsCookie)) return c;
     }
     if (id.pid && id.pid > 0 && this.list.length > 0) {
       const text = readSmallFile(this.procfs.proc(String(id.pid), "cgroup"), 64 << 10);

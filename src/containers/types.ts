@@ -54,6 +54,8 @@ export interface KernelIdentity {
   cgroupId?: number;
   /** Network namespace inode. */
   netnsInum?: number;
+  /** Network namespace cookie (decimal): unlike an inode number, never reused by a later namespace. */
+  netnsCookie?: string;
   /** Path of the cgroup below its hierarchy's root (the memory hierarchy's on v1). */
   cgroupPath?: string;
   /** A pid inside the container (used only when nothing else maps). */
@@ -67,7 +69,11 @@ export interface KernelIdentity {
  */
 export function identityFromEventData(data: Record<string, unknown>): KernelIdentity | undefined {
   const n = data.net_namespace_inum ?? data.netns_inum ?? data.netns;
-  return typeof n === "number" && n > 0 ? { netnsInum: n } : undefined;
+  const cookie = data.net_namespace_cookie;
+  const id: KernelIdentity = {};
+  if (typeof n === "number" && n > 0) id.netnsInum = n;
+  if ((typeof cookie === "number" || typeof cookie === "string") && String(cookie) !== "0") id.netnsCookie = String(cookie);
+  return id.netnsInum || id.netnsCookie ? id : undefined;
 }
 
 /** The read-only view of the container set that probes and outputs get. */

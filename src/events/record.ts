@@ -57,6 +57,6 @@ export interface ProbeEvent {
    * Kernel identifiers of where the event happened (cgroup id, netns inode, pid); the framework
    * fills `container` from them when the probe did not.
    */
-  identity?: { cgroupId?: number; cgroupPath?: string; netnsInum?: number; pid?: number };
+  identity?: { cgroupId?: number; cgroupPath?: string; netnsInum?: number; netnsCookie?: string; pid?: number };
   data: Record<string, unknown>;
 }

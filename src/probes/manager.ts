@@ -84,7 +84,7 @@ export class ProbeManager {
         // Stamp the name on the probe's own (fresh) object: no copy per event.
         emit: (ev) => {
           (ev as ProbeEvent).tracerName = tracerName;
-          if (!ev.container) {
+          if (!ev.container && containers.all().length > 0) {
             const id = ev.identity ?? identityFromEventData(ev.data);
             const c = id && containers.resolve(id);
             if (c) ev.container = containerRef(c);

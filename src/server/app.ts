@@ -16,6 +16,8 @@ export interface VersionInfo {
   commit?: string;
   build_time?: string;
   bun: string;
+  /** The libbpf in use: major.minor, "embedded" | "system" | "unavailable", the bundle's contents, why not embedded. */
+  libbpf?: { version: string; source: string; contents: string; error: string };
 }
 
 export interface AppDeps {
@@ -112,6 +114,12 @@ export function createApp(deps: AppDeps): KpulseApp {
         git_commit: v.commit ?? "",
         build_time: v.build_time ?? "",
         bun_version: v.bun,
+        ...(v.libbpf && {
+          libbpf_version: v.libbpf.version,
+          libbpf_source: v.libbpf.source,
+          libbpf_contents: v.libbpf.contents,
+          libbpf_error: v.libbpf.error,
+        }),
         compiler: "bun",
         platform: platform(),
       },
