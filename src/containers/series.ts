@@ -70,7 +70,7 @@ export class ContainerWalk {
     return out;
   }
 
-  problem(c: Container, err: unknown): void {
+  private problem(c: Container, err: unknown): void {
     if (this.warned.get(c)) return;
     this.warned.set(c, true);
     this.log.warn(`${this.what}: container skipped`, { container_id: c.id, container_name: c.name, err: (err as Error).message });
@@ -142,14 +142,14 @@ export function readNetnsFiles(procfs: ProcfsRoot, g: NetnsGroup, files: readonl
 /**
  * The per-netns series of a probe: each namespace read once, its samples repeated with the labels
  * of every container in it (HUATUO reports them per container). `toSamples` is the probe's own
- * text → samples function, the one its host series use.
+ * text → samples function, the one its host series use; undefined from it means "gone".
  */
 export async function netnsSeries(
   walk: ContainerWalk,
   procfs: ProcfsRoot,
   containers: readonly Container[],
   files: readonly string[],
-  toSamples: (texts: NetnsText[], g: NetnsGroup) => Promise<Sample[]> | Sample[],
+  toSamples: (texts: NetnsText[], g: NetnsGroup) => Promise<Sample[] | undefined> | Sample[] | undefined,
 ): Promise<Sample[]> {
   const groups = netnsGroups(containers);
   const byLead = new Map(groups.map((g) => [g.containers[0]!, g]));
@@ -159,6 +159,7 @@ export async function netnsSeries(
     const texts = readNetnsFiles(procfs, g, files);
     if (!texts) return undefined;
     const samples = await toSamples(texts, g);
+    if (!samples) return undefined;
     return g.containers.flatMap((c) => asContainer(samples, c));
   });
 }

@@ -90,9 +90,7 @@ function containerSeries(ctx: ProbeContext<unknown>, keep: NameFilter, netlink: 
         return netlinkDevSamples(containerNetlink(ctx.procfs, g), keep);
       } catch (err) {
         // The process left between the namespace check and the open: the container is gone.
-        if (err instanceof NetlinkSyscallError && !err.call.startsWith("setns back") && (err.errno === ENOENT || err.errno === ESRCH)) {
-          throw Object.assign(new Error(err.message), { code: "ENOENT" });
-        }
+        if (err instanceof NetlinkSyscallError && !err.call.startsWith("setns back") && (err.errno === ENOENT || err.errno === ESRCH)) return undefined;
         throw err;
       }
     });
