@@ -28,6 +28,8 @@ export interface CliOptions {
   enableCgroup: boolean;
   /** kpulse-only: overrides Kpulse.ListenAddress. */
   listen?: string;
+  /** --web.config.file (exporter-toolkit's flag): overrides Kpulse.WebConfigFile. */
+  webConfigFile?: string;
   /** HUATUO flags accepted and ignored (kpulse embeds its BPF objects and runs no tools), e.g. "--bpf-dir". */
   ignored: string[];
 }
@@ -64,6 +66,9 @@ Flags:
   --region <name>          region label on every metric and event (required for run)
   --listen <host:port>     HTTP listen address; overrides [Kpulse] ListenAddress
                            (default ":19704")
+  --web.config.file <file> TLS and authentication of the HTTP endpoint, in the
+                           Prometheus exporter-toolkit web config format (YAML);
+                           overrides [Kpulse] WebConfigFile (default: none, plain HTTP)
   --procfs-prefix <dir>    read /proc, /sys and /dev under this directory (tests)
   --disable-storage        write no local files and no OpenSearch documents
                            (events still reach watch streams)
@@ -93,6 +98,7 @@ const FLAGS: Record<string, FlagSpec> = {
   region: { kind: "string", set: (o, v) => (o.region = v as string) },
   "procfs-prefix": { kind: "string", set: (o, v) => (o.procfsPrefix = v as string) },
   listen: { kind: "string", set: (o, v) => (o.listen = v as string) },
+  "web.config.file": { kind: "string", set: (o, v) => (o.webConfigFile = v as string) },
   "disable-tracing": { kind: "list", set: (o, v) => o.disableTracing.push(...(v as string).split(",")) },
   "disable-storage": { kind: "bool", set: (o, v) => (o.disableStorage = v as boolean) },
   "disable-kubelet": { kind: "bool", set: (o, v) => (o.disableKubelet = v as boolean) },
