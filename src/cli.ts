@@ -48,6 +48,11 @@ export interface WatchCliOptions {
   lastEventId?: string;
   /** File that remembers the last event id written, so a restarted client resumes after it. */
   stateFile?: string;
+  /** For an agent with a web config (src/watch-access.ts). */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  bearerTokenFile?: string;
 }
 export type VersionFormat = "text" | "json" | "short";
 
@@ -128,6 +133,11 @@ Flags:
   --last-event-id <id>     start after this event (from the agent's memory or local files)
   --state <file>           remember the last event printed in <file> and resume after it
                            when started again (no event lost or repeated)
+  --ca-file <pem>          trust this CA for an https:// agent (its web config's TLS)
+  --cert-file <pem>, --key-file <pem>
+                           client certificate, for RequireAndVerifyClientCert
+  --bearer-token-file <f>  send "Authorization: Bearer" with the token in <f>
+                           (basic auth: put user:password in the URL, https://u:p@host:19704)
   -h, --help               show this help
 
 The client reconnects with backoff and Last-Event-ID when the connection drops or the agent
@@ -161,6 +171,10 @@ export function parseWatchArgs(argv: string[]): WatchCliResult {
       o.format = value;
     } else if (name === "last-event-id") o.lastEventId = value;
     else if (name === "state") o.stateFile = value;
+    else if (name === "ca-file") o.caFile = value;
+    else if (name === "cert-file") o.certFile = value;
+    else if (name === "key-file") o.keyFile = value;
+    else if (name === "bearer-token-file") o.bearerTokenFile = value;
     else return { error: `watch: unknown flag --${name}` };
   }
   if (!/^https?:\/\//.test(o.url)) o.url = `http://${o.url}`;

@@ -11,6 +11,7 @@
 //   unauthenticated_paths:    [/healthz, /readyz]   probes without credentials (those two only)
 import { constants } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 
 /** Larger than any sane web config; a bigger file is a mistake or an attack. */
@@ -101,7 +102,7 @@ export function loadWebConfig(path: string): WebConfig {
   return parseWebConfig(text, path);
 }
 
-/** Validates a web config's text; file paths inside it are read (relative ones from the cwd). */
+/** Validates a web config's text; the files it names are read (relative paths: from the web config's directory, as exporter-toolkit). */
 export function parseWebConfig(text: string, file: string): WebConfig {
   return new Parser(text, file).parse();
 }
@@ -114,6 +115,11 @@ class Parser {
     private readonly text: string,
     private readonly file: string,
   ) {}
+
+  /** A path named in the file, resolved against the file's directory. */
+  private pathOf(p: string): string {
+    return resolve(dirname(this.file), p);
+  }
 
   parse(): WebConfig {
     // No aliases: a billion-laughs document cannot expand; unique keys as exporter-toolkit.
@@ -210,7 +216,7 @@ class Parser {
       if (!v.includes("-----BEGIN ")) throw this.fail(inline, `must be a PEM ${what} ("-----BEGIN …")`);
       return v;
     }
-    const path = this.string(file!);
+    const path = this.pathOf(this.string(file!));
     let v: string;
     try {
       v = readBounded(path, MAX_PEM_BYTES);
@@ -268,7 +274,7 @@ class Parser {
     let token = this.string(f!);
     if (f!.key === "token_file") {
       try {
-        token = readBounded(token, MAX_TOKEN_FILE_BYTES).replace(/\r?\n$/, "");
+        token = readBounded(this.pathOf(token), MAX_TOKEN_FILE_BYTES).replace(/\r?\n$/, "");
       } catch (e) {
         throw this.fail(f!, `cannot read ${JSON.stringify(token)}: ${(e as Error).message}`);
       }

@@ -312,6 +312,30 @@ describe.skipIf(!!skip)("web security: TLS, basic auth, bearer token, client cer
       if (st.isFile() && f !== "kpulse.pid") expect({ f, mode: (st.mode & 0o777).toString(8) }).toEqual({ f, mode: "640" });
     }
   });
+  test("`kpulse watch` reaches the secured agent: basic auth from the URL or a bearer token file, the CA from --ca-file", async () => {
+    const watchArgs = ["--ca-file", pki.ca, "--tracer-name", "^dropwatch$"];
+    const noAuth = spawnSync([BIN, "watch", AUTH_URL, ...watchArgs], { stdout: "pipe", stderr: "pipe" });
+    expect(noAuth.exitCode).toBe(1);
+    expect(noAuth.stderr.toString().trim()).toBe(`kpulse watch: the agent at ${AUTH_URL}/v1/events/watch answered HTTP 401: valid credentials are required`);
+    const userUrl = `https://${USER}:${encodeURIComponent(PASSWORD)}@127.0.0.1:${AUTH_PORT}`;
+    for (const args of [[userUrl, ...watchArgs], [AUTH_URL, "--bearer-token-file", join(dir, "token"), ...watchArgs]]) {
+      const p = spawn([BIN, "watch", ...args], { stdout: "pipe", stderr: "pipe" });
+      const out = drain(p);
+      try {
+        const port = await closedUdpPort();
+        const line = await waitFor("a dropwatch event from `kpulse watch`", async () => {
+          if (p.exitCode !== null) throw new Error(`kpulse watch exited ${p.exitCode}: ${out()}`);
+          await sendUdp(port, 1);
+          return out().split("\n").find((l) => l.includes(`"dport":${port}`));
+        }, 15_000, 300);
+        expect(JSON.parse(line).data.tracer_name).toBe("dropwatch");
+        expect(out()).not.toContain(encodeURIComponent(PASSWORD)); // the credentials are never printed
+      } finally {
+        p.kill("SIGTERM");
+        await p.exited;
+      }
+    }
+  }, 60_000);
 });
 
 describe("a bad web config stops `kpulse check` and the start, naming both files, the key and the lines", () => {

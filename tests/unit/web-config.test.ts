@@ -57,6 +57,13 @@ describe("valid web configs", () => {
     expect([...c.basicAuthUsers.keys()]).toEqual(["alice", "bob"]);
   });
 
+  test("relative file names are relative to the web config's directory (as exporter-toolkit)", () => {
+    file("rel.token", "relative-token-0123456789\n");
+    const c = loadWebConfig(file("rel.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: ./server.key\nbearer_tokens:\n  - token_file: rel.token\n"));
+    expect(c.tls?.cert).toContain("BEGIN CERTIFICATE");
+    expect(c.bearerTokens).toEqual(["relative-token-0123456789"]);
+  });
+
   test("client certificates, TLS 1.3 only, headers, tokens from a file and inline", () => {
     const tokenFile = file("token", "0123456789abcdef0123\n");
     const c = parseWebConfig(
