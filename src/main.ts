@@ -23,6 +23,7 @@ import { probeTable } from "./probes/registry.ts";
 import type { ProbeDefinition } from "./probes/types.ts";
 import { procfsRoot } from "./procfs/root.ts";
 import { createApp } from "./server/app.ts";
+import { loadWebConfig, type WebConfig } from "./server/web-config.ts";
 import { startLocalFileSink, type LocalFileSink } from "./storage/localfile.ts";
 import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
@@ -70,20 +71,41 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
   const opts = parsed;
   const table = [...probeTable, ...extraProbes];
   let cfg: LoadedConfig;
+  let web: WebConfig | undefined;
   // Config warnings are printed before the configured logger exists.
   const bootLog = createLogger(opts.logDebug ? "debug" : "info", (l) => process.stderr.write(l));
   try {
     cfg = loadConfig(opts.configPath, configSchema(table), bootLog);
     checkProbeNames(cfg, opts, table);
+    web = webConfigOf(cfg, opts);
   } catch (err) {
     process.stderr.write(`kpulse: ${(err as Error).message}\n`);
     return 1;
   }
   if (opts.command === "check") {
     process.stdout.write(`${opts.configPath}: OK\n`);
+    if (web) process.stdout.write(`${web.file}: OK (${describeWeb(web)})\n`);
     return 0;
   }
-  return runAgent(opts, cfg, table);
+  return runAgent(opts, cfg, table, web);
+}
+
+/** The web config named by --web.config.file or [Kpulse] WebConfigFile ("" = none), loaded and checked. */
+function webConfigOf(cfg: LoadedConfig, opts: CliOptions): WebConfig | undefined {
+  const path = opts.webConfigFile ?? cfg.get(KPULSE).WebConfigFile;
+  if (path === "") return undefined;
+  try {
+    return loadWebConfig(path);
+  } catch (err) {
+    if (opts.webConfigFile !== undefined) throw new Error(`--web.config.file: ${(err as Error).message}`);
+    const line = cfg.lineOf("Kpulse.WebConfigFile");
+    throw new Error(`${cfg.file}${line ? `:${line}` : ""}: Kpulse.WebConfigFile: ${(err as Error).message}`);
+  }
+}
+
+function describeWeb(web: WebConfig): string {
+  const tls = web.tls ? `TLS ${web.tls.minVersion}-${web.tls.maxVersion}${web.tls.requestCert ? ", client certificates required" : ""}` : "no TLS";
+  return `${tls}, basic auth users: ${web.basicAuthUsers.size}, bearer tokens: ${web.bearerTokens.length}`;
 }
 
 /** The libbpf part of `kpulse version --version-format json` and GET /version. */
@@ -146,7 +168,7 @@ async function within(p: Promise<void>, ms: number): Promise<void> {
   clearTimeout(t);
 }
 
-async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[]): Promise<number> {
+async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[], web: WebConfig | undefined): Promise<number> {
   const log = makeLogger(cfg, opts.logDebug);
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
   const namespace = cfg.compat === "huatuo" ? "huatuo_bamai" : "kpulse";
@@ -162,6 +184,9 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   // What the agent may do, and what each missing capability costs, said once before probes load.
   const privileges = new LeastPrivilege(log);
   privileges.reportStart();
+  if (web) log.info("web config loaded", { file: web.file, settings: describeWeb(web) });
+  if (web && !web.tls && (web.basicAuthUsers.size > 0 || web.bearerTokens.length > 0))
+    log.warn("credentials are required but TLS is off: they cross the network in clear text (set tls_server_config)", { file: web.file });
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -266,9 +291,10 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     log,
     ready: () => readiness.failing(),
     httpMetrics,
+    web,
   });
   const listen = opts.listen ?? cfg.get(KPULSE).ListenAddress;
-  let server: { stop(): Promise<void>; port: number };
+  let server: { stop(): Promise<void>; port: number; scheme: string };
   try {
     server = app.serve(listen);
   } catch (err) {
@@ -280,7 +306,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     await openSearch?.close();
     return 1;
   }
-  log.info("serving", { address: listen, port: server.port });
+  log.info("serving", { address: listen, port: server.port, scheme: server.scheme });
   // The kubelet may take its whole timeout: probes wait for the first sync only a little.
   const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF

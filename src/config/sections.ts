@@ -223,6 +223,12 @@ export const KPULSE = section("Kpulse", {
     check: (v) =>
       parseListenAddress(v) ? undefined : `must be "host:port" (e.g. ":19704" or "127.0.0.1:19704"), got ${JSON.stringify(v)}`,
   }),
+  /**
+   * TLS and authentication of the HTTP endpoint: a web config file in the Prometheus
+   * exporter-toolkit format (src/server/web-config.ts); "" = plain HTTP, no authentication.
+   * `--web.config.file` overrides it. Its content is checked where the config is loaded.
+   */
+  WebConfigFile: key.string(""),
 });
 
 /** Known-issue tables shared by every autotracing / event tracer. */
