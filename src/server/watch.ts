@@ -191,7 +191,7 @@ export function createWatchRoute(opts: WatchOptions): WatchRoute {
           this.stored = storedEventsAfter(opts.storeDir, lastId);
           hello = this.stored.found
             ? ": resuming from the local files\n\n"
-            : ": last-event-id not found in the window or the local files; sending the stored events after it\n\n";
+            : ": last-event-id not found in the window or the local files; sending the stored events from its second on\n\n";
         } else {
           hello = ": last-event-id is no longer in the replay buffer; streaming live events only\n\n";
         }
@@ -260,6 +260,21 @@ export function createWatchRoute(opts: WatchOptions): WatchRoute {
       log.debug("watch client gone", { why });
     }
 
+    /**
+     * Whether a stored record is one the window still holds for this stream: there the window
+     * takes over (this agent's files and window hold the same records). By identity, never by
+     * id order (ids of two agent processes do not sort in publish order): the window's oldest
+     * unread record itself, or (if the sink did not write that one) any record in the window.
+     * The window is searched only for records uploaded no earlier than its oldest one, so a
+     * replay of older files costs no search; one search is at most the window's length.
+     */
+    private inWindow(r: EventRecord): boolean {
+      const oldest = bus.at(this.reader.cursor);
+      if (oldest === undefined) return false;
+      if (r.tracer_id === oldest.tracer_id) return true;
+      return r.uploadedMs >= oldest.uploadedMs && bus.find(r.tracer_id) !== undefined;
+    }
+
     /** Up to one chunk of frames: stored events first (resume), then the window. */
     private take(): Uint8Array[] {
       const parts: Uint8Array[] = [];
@@ -271,9 +286,7 @@ export function createWatchRoute(opts: WatchOptions): WatchRoute {
       while (this.stored && parts.length < CHUNK_FRAMES && bytes < CHUNK_BYTES) {
         this.reader.skipLost();
         const r = this.stored.next();
-        // The window takes over at its oldest record still unread by this stream.
-        const boundary = bus.at(this.reader.cursor)?.tracer_id;
-        if (r === undefined || (boundary !== undefined && r.tracer_id >= boundary)) {
+        if (r === undefined || this.inWindow(r)) {
           this.stored.close();
           this.stored = undefined;
           break;
