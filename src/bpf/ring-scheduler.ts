@@ -32,7 +32,10 @@ export interface RingConsumer {
   readonly pending: number;
   /** Consume everything now, synchronously (tests, benches); returns records delivered. */
   drain(): number;
-  /** Unregister and unmap; idempotent; safe from inside its own handler (or another ring's). */
+  /**
+   * Deliver what is already committed (bounded by the ring's capacity), then unregister and
+   * unmap; idempotent; safe from inside its own handler (or another ring's).
+   */
   stop(): void;
 }
 
@@ -116,7 +119,16 @@ export class RingScheduler {
         return view.pending;
       },
       drain: () => view.drain(),
-      stop: () => this.remove(entry),
+      stop: () => {
+        // What the kernel committed before the stop still reaches the handler (and so the
+        // outputs): a probe stopped at shutdown loses nothing that was already in its ring.
+        try {
+          view.drainAtMost(view.capacityRecords);
+        } catch {
+          // a handler that throws is counted by the reader; stop anyway
+        }
+        this.remove(entry);
+      },
     };
     const entry: Entry = { view, consumer, stopped: false, more: false };
     this.entries = [...this.entries, entry];

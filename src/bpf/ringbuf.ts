@@ -161,6 +161,22 @@ export class RingBufferReader {
     return this.consumedTotal - before;
   }
 
+  /**
+   * Consume what is committed, at most `maxRecords`: the last read before stop(), bounded even
+   * while the producer keeps writing.
+   */
+  drainAtMost(maxRecords: number): number {
+    const before = this.consumedTotal;
+    let left = maxRecords;
+    while (left > 0 && this.mapped && this.step(Math.min(DRAIN_CHUNK, left))) left = maxRecords - (this.consumedTotal - before);
+    return this.consumedTotal - before;
+  }
+
+  /** The most records the ring can hold (each takes at least 16 bytes: header and data, 8-aligned). */
+  get capacityRecords(): number {
+    return Math.ceil(this.size / 16);
+  }
+
   private producer(): number {
     // Plain load (Atomics.load on a read-only mapping crashes once JITted); one BigInt per chunk.
     return Number(this.prodPos[0]);
