@@ -192,6 +192,29 @@ describe("the unit's capabilities, measured on the agent", () => {
   }
 });
 
+describe("sandbox settings that would hide what the agent reads", () => {
+  // systemd.exec(5) and its namespace tables: what each setting makes unreadable.
+  const hides: Record<string, string> = {
+    ProtectKernelTunables: "/proc/kallsyms (symbols)",
+    ProtectKernelLogs: "/dev/kmsg (softlockup)",
+    PrivateDevices: "/dev/kmsg (softlockup)",
+    ProcSubset: "/proc/kallsyms, /proc/timer_list and the rest of /proc beyond pids",
+    ProtectProc: "other users' processes (fd, io, hungtask)",
+    PrivateNetwork: "the host's network devices and counters",
+    PrivateUsers: "every capability in the host's user namespace",
+    InaccessiblePaths: "whatever it names",
+  };
+  for (const [setting, what] of Object.entries(hides)) {
+    test(`${setting} is not set: it would hide ${what}`, () => {
+      expect(unit.has(setting)).toBe(false);
+    });
+  }
+
+  test("ReadOnlyPaths= redoes the read-only part of ProtectKernelTunables", () => {
+    expect(words("ReadOnlyPaths").map((p) => p.replace(/^-/, ""))).toEqual(expect.arrayContaining(["/proc/sys", "/proc/sysrq-trigger", "/sys"]));
+  });
+});
+
 describe("SystemCallFilter", () => {
   /** The system calls in a set (@group or name), through systemd's own tables. */
   function expand(entry: string, seen = new Set<string>()): Set<string> {
@@ -221,11 +244,11 @@ describe("SystemCallFilter", () => {
 
   test("allows every system call the agent makes (start, probes, scrapes, a watch stream, event files, stop)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kpulse-strace-"));
-    const summary = join(dir, "strace.txt");
+    const trace = join(dir, "strace.txt");
     const agent = await startAgent({
       config: ALL_PROBES + `[Storage.LocalFile]\nPath = "${join(dir, "events")}"\n`,
       dir,
-      wrap: ["strace", "-f", "-qq", "-c", "-U", "name", "-o", summary],
+      wrap: ["strace", "-f", "-qq", "-s", "64", "-o", trace],
     });
     try {
       await agent.metrics();
@@ -241,11 +264,18 @@ describe("SystemCallFilter", () => {
       await Promise.race([agent.proc.exited, Bun.sleep(15_000)]);
       await agent.stop();
     }
-    const used = readFileSync(summary, "utf8").split("\n").map((l) => l.trim()).filter((l) => /^[a-z_0-9]+$/.test(l) && l !== "total" && l !== "syscall");
+    const lines = readFileSync(trace, "utf8").split("\n");
     rmSync(dir, { recursive: true, force: true });
+    // "<pid> name(args…" starts a call ("<... name resumed>" continues one)
+    const used = [...new Set(lines.map((l) => /^\d+\s+([a-z_0-9]+)\(/.exec(l)?.[1]).filter((n): n is string => !!n))].sort();
     expect(used.length).toBeGreaterThan(30);
     expect(used).toContain("bpf"); // outside @system-service: why the unit names it
     const ok = allowed();
     expect(used.filter((s) => !ok.has(s))).toEqual([]);
+    // DevicePolicy=closed: the standard pseudo devices plus DeviceAllow=
+    const devices = [...new Set(lines.map((l) => /\bopenat\(AT_FDCWD, "(\/dev\/[^"]+)".*= \d+/.exec(l)?.[1]).filter((d): d is string => !!d))].sort();
+    const allowedDevices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", ...(unit.get("DeviceAllow") ?? []).map((v) => v.split(/\s+/)[0]!)];
+    expect(devices).toContain("/dev/kmsg");
+    expect(devices.filter((d) => !allowedDevices.includes(d))).toEqual([]);
   }, 120_000);
 });
