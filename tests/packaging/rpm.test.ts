@@ -39,6 +39,12 @@ describe("make rpm", () => {
     ].sort());
   });
 
+  test("requires libbpf.so.1, which the executable opens with dlopen (invisible to rpm's generator)", () => {
+    // The executable names the library it dlopens; the generated requirements are glibc only.
+    expect(readFileSync(join(ROOT, "build/kpulse")).includes("libbpf.so.1")).toBe(true);
+    expect(query(RPM, "[%{REQUIRENAME}\n]").split("\n")).toContain("libbpf.so.1()(64bit)");
+  });
+
   test("no logrotate file: kpulse rotates its own event files", () => {
     expect(query(RPM, "[%{FILENAMES}\n]")).not.toContain("logrotate");
   });
