@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { kernelTestSkipReason } from "../e2e/agent.ts";
 import { ARCH, RPM, ROOT, SPEC, ScratchRoot, VERSION, buildRpms, mustRun } from "./packages.ts";
 
 const WANTS = "etc/systemd/system/multi-user.target.wants/kpulse.service";
 const EDIT = "\n# edited by the administrator\n";
 
-describe("rpm install, upgrade and removal with scriptlets", () => {
+// root: mount namespaces, overlay mounts, rpm's chroot
+describe.skipIf(!!kernelTestSkipReason())("rpm install, upgrade and removal with scriptlets", () => {
   let root: ScratchRoot;
   let upgradeDir: string;
   let upgradeRpm: string;

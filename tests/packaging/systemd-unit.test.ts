@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KPULSE, metricValue, startAgent, waitFor, type Agent } from "../e2e/agent.ts";
+import { KPULSE, kernelTestSkipReason, metricValue, startAgent, waitFor, type Agent } from "../e2e/agent.ts";
 import { RPM, ROOT, ScratchRoot, UNIT, buildRpms, mustRun, run } from "./packages.ts";
 
 /** [Service] settings of a unit file: key → values in order (a key may repeat). */
@@ -41,7 +41,10 @@ const words = (key: string) => one(key).split(/\s+/).filter(Boolean);
 const CAPS = words("AmbientCapabilities");
 const setprivCaps = (caps: string[]) => ["-all", ...caps.map((c) => "+" + c.replace(/^CAP_/, "").toLowerCase())].join(",");
 
-describe("systemd unit as installed by the RPM", () => {
+// root: the scratch root (mounts, rpm's chroot), BPF, setpriv, strace
+const skip = kernelTestSkipReason();
+
+describe.skipIf(!!skip)("systemd unit as installed by the RPM", () => {
   let root: ScratchRoot;
   beforeAll(() => {
     const { generic } = buildRpms();
@@ -155,7 +158,7 @@ async function observe(caps: string[] | undefined): Promise<Seen> {
 
 const loaded = (s: Seen) => [...s.status].filter(([, st]) => st === "loaded").map(([n]) => n).sort();
 
-describe("the unit's capabilities, measured on the agent", () => {
+describe.skipIf(!!skip)("the unit's capabilities, measured on the agent", () => {
   let asRoot: Seen;
   let withUnitCaps: Seen;
   beforeAll(async () => {
@@ -215,7 +218,7 @@ describe("sandbox settings that would hide what the agent reads", () => {
   });
 });
 
-describe("SystemCallFilter", () => {
+describe.skipIf(!!skip)("SystemCallFilter", () => {
   /** The system calls in a set (@group or name), through systemd's own tables. */
   function expand(entry: string, seen = new Set<string>()): Set<string> {
     if (!entry.startsWith("@")) return new Set([entry]);
