@@ -134,6 +134,31 @@ describe("make rpm", () => {
       expect(query(RPM, "%{RELEASE} %{DISTTAG}")).toBe("1 (none)");
     });
 
+    /** The spec as rpm parses it for a dist tag, with extra macro definitions. */
+    const parsed = (dist: string | undefined, defines: Record<string, string> = {}) =>
+      mustRun(["rpmspec", "-P", "--define", "kpulse_version 1", "--define", `_sourcedir ${join(ROOT, "packaging/rpm")}`,
+        ...(dist ? ["--define", `dist ${dist}`] : []),
+        ...Object.entries(defines).flatMap(([k, v]) => ["--define", `${k} ${v}`]), SPEC]).stdout;
+
+    test("needs the distribution's systemd-rpm-macros only on OpenCloudOS", () => {
+      expect(parsed(".oc9")).toMatch(/^BuildRequires:\s+systemd-rpm-macros$/m);
+      expect(parsed(undefined)).not.toContain("systemd-rpm-macros");
+    });
+
+    test("where the distribution defines the systemd macros, the spec uses them, not its own", () => {
+      // Stand-ins for systemd-rpm-macros (no RPM distribution here to provide the real ones).
+      const spec = parsed(".oc9", {
+        "systemd_post()": "STANDIN_POST %*",
+        "systemd_preun()": "STANDIN_PREUN %*",
+        "systemd_postun_with_restart()": "STANDIN_POSTUN %*",
+        systemd_requires: "Requires: STANDIN_REQUIRES",
+        _unitdir: "/standin/unitdir",
+      });
+      for (const s of ["STANDIN_POST kpulse.service", "STANDIN_PREUN kpulse.service", "STANDIN_POSTUN kpulse.service", "Requires: STANDIN_REQUIRES", "/standin/unitdir/kpulse.service"]) expect(spec).toContain(s);
+      expect(spec).not.toContain("systemctl");
+      expect(spec).not.toMatch(/^Requires\(post\):/m);
+    });
+
     test("turns on the spec's OpenCloudOS conditionals and keeps the same files", () => {
       expect(query(RPM_OC, "%{DESCRIPTION}")).toContain("OpenCloudOS 9");
       expect(query(RPM, "%{DESCRIPTION}")).not.toContain("OpenCloudOS");
