@@ -7,7 +7,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || ec
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-APT_PACKAGES := clang llvm libbpf-dev bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven rpm rpmlint systemd cpio strace
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev binutils bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven containerd runc busybox-static openssl rpm rpmlint systemd cpio strace
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
@@ -55,15 +55,23 @@ build/tools/%: tests/tools/%.c | .cache/apt.stamp
 	@mkdir -p $(@D)
 	cc -O2 -Wall -o $@ $<
 
+# --- libbpf, embedded in the executable -------------------------------------------------------
+# libbpf + libelf + zlib from Debian's static archives, linked into one shared object that needs
+# only glibc; the executable loads it from a memfd (src/bpf/libbpf-origin.ts).
+LIBBPF_BUNDLE := build/libbpf-bundle.so
+$(LIBBPF_BUNDLE): $(wildcard native/libbpf-bundle/*.c) native/libbpf-bundle/build.sh | .cache/apt.stamp
+	@mkdir -p $(@D)
+	bash native/libbpf-bundle/build.sh $@
+
 # --- the executable ---------------------------------------------------------------------------
 build: build/kpulse
 
 # The ring scheduler's waiter thread is a Worker: it must be an extra entrypoint of --compile.
-build/kpulse: $(BPF_OBJS) $(TS_SRCS) src/bpf/ring-waiter.worker.ts node_modules/.stamp
+build/kpulse: $(BPF_OBJS) $(LIBBPF_BUNDLE) $(TS_SRCS) src/bpf/ring-waiter.worker.ts node_modules/.stamp
 	$(BUN) build --compile $(DEFINES) src/main.ts src/bpf/ring-waiter.worker.ts --outfile $@
 
 # Test build: the same agent plus probes that exist only to prove failure isolation.
-build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(TS_SRCS) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts node_modules/.stamp
+build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(LIBBPF_BUNDLE) $(TS_SRCS) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts node_modules/.stamp
 	$(BUN) build --compile $(DEFINES) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts --outfile $@
 
 # --- packages -----------------------------------------------------------------------------------
@@ -92,7 +100,7 @@ run: deps build/kpulse
 	./build/kpulse --config-dir conf --config kpulse.toml --region $${REGION:-local}
 
 # --- tests --------------------------------------------------------------------------------------
-check: deps $(BPF_OBJS)
+check: deps $(BPF_OBJS) $(LIBBPF_BUNDLE)
 	./node_modules/.bin/tsc --noEmit -p .
 
 TEST_TOOLS := build/tools/udp-flood build/tools/tcpreset build/tools/mdwe-exec

@@ -29,9 +29,9 @@ struct {
 const struct oom_event *oom_event_layout __attribute__((unused));
 
 
-/* css address, page counter and limit (pages), and the kernfs names up to the root, leaf first. */
-static __always_inline void read_memcg(struct task_struct *task, __u64 *css_addr, __u64 *usage,
-				       __u64 *max, char *names, __u32 *depth)
+/* css address, cgroup id, page counter and limit (pages), and the kernfs names up to the root, leaf first. */
+static __always_inline void read_memcg(struct task_struct *task, __u64 *css_addr, __u64 *cgroup_id,
+				       __u64 *usage, __u64 *max, char *names, __u32 *depth)
 {
 	struct cgroup_subsys_state *css = task_memcg_css(task);
 	struct mem_cgroup *memcg;
@@ -39,6 +39,7 @@ static __always_inline void read_memcg(struct task_struct *task, __u64 *css_addr
 	__u32 i;
 
 	*css_addr = (__u64)css;
+	*cgroup_id = 0;
 	*usage = 0;
 	*max = 0;
 	*depth = 0;
@@ -48,6 +49,7 @@ static __always_inline void read_memcg(struct task_struct *task, __u64 *css_addr
 	*usage = BPF_CORE_READ(memcg, memory.usage.counter);
 	*max = BPF_CORE_READ(memcg, memory.max);
 	kn = BPF_CORE_READ(css, cgroup, kn);
+	*cgroup_id = BPF_CORE_READ(kn, id);
 	for (i = 0; i < OOM_CGROUP_DEPTH; i++) {
 		if (!kn)
 			break;
@@ -79,7 +81,7 @@ static __always_inline int on_victim(struct task_struct *victim, __u32 uid, __u3
 	e->trigger_pid = id >> 32;
 	e->trigger_tid = (__u32)id;
 	bpf_get_current_comm(e->trigger_comm, sizeof(e->trigger_comm));
-	read_memcg(trigger, &e->trigger_memcg_css, &e->trigger_memcg_usage, &e->trigger_memcg_max,
+	read_memcg(trigger, &e->trigger_memcg_css, &e->trigger_memcg_id, &e->trigger_memcg_usage, &e->trigger_memcg_max,
 		   e->trigger_cgroup, &e->trigger_cgroup_depth);
 	if (victim) {
 		e->flags = 0;
@@ -87,7 +89,7 @@ static __always_inline int on_victim(struct task_struct *victim, __u32 uid, __u3
 		e->victim_pid = BPF_CORE_READ(victim, tgid);
 		e->victim_tid = BPF_CORE_READ(victim, pid);
 		BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
-		read_memcg(victim, &e->victim_memcg_css, &e->victim_memcg_usage, &e->victim_memcg_max,
+		read_memcg(victim, &e->victim_memcg_css, &e->victim_memcg_id, &e->victim_memcg_usage, &e->victim_memcg_max,
 			   e->victim_cgroup, &e->victim_cgroup_depth);
 	} else {
 		e->flags = OOM_VICTIM_PID_ONLY;
@@ -96,6 +98,7 @@ static __always_inline int on_victim(struct task_struct *victim, __u32 uid, __u3
 		e->victim_tid = pid_only;
 		e->victim_comm[0] = 0;
 		e->victim_memcg_css = 0;
+		e->victim_memcg_id = 0;
 		e->victim_memcg_usage = 0;
 		e->victim_memcg_max = 0;
 		e->victim_cgroup_depth = 0;

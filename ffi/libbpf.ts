@@ -165,3 +165,29 @@ export function libbpfProgStats(): LibBpfProgStats {
   }
   return progStatsLib;
 }
+
+// ── Which libbpf is loaded (src/bpf/libbpf-origin.ts) ──────────────────────────────────────────
+// libbpf ≥ 0.6 exports its major.minor; the embedded bundle also names what it was built from.
+
+const versionSymbols = {
+  libbpf_major_version: { args: [], returns: T.u32 },
+  libbpf_minor_version: { args: [], returns: T.u32 },
+} as const;
+
+/** The path libbpf is (or will be) opened from. */
+export function libbpfPath(): string {
+  return libPath;
+}
+
+/** major.minor of the libbpf opened from the current path (opens it if needed; throws like libbpf()). */
+export function libbpfVersion(): string {
+  libbpf();
+  const v = dlopen(libPath, versionSymbols).symbols;
+  return `${v.libbpf_major_version()}.${v.libbpf_minor_version()}`;
+}
+
+/** The bundle's own description of its contents (only build/libbpf-bundle.so exports it). */
+export function libbpfBundleContents(path: string): string {
+  const s = dlopen(path, { kpulse_libbpf_bundle_contents: { args: [], returns: T.cstring } }).symbols;
+  return String(s.kpulse_libbpf_bundle_contents());
+}

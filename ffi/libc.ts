@@ -10,6 +10,9 @@ export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const MAP_SHARED = 0x01;
 export const MFD_CLOEXEC = 0x1;
+/** Linux 6.3+: the memfd can never be made executable (exec bits cleared and sealed); mmap still works. */
+export const MFD_NOEXEC_SEAL = 0x8;
+export const EINVAL = 22;
 const SC_PAGESIZE = 30;
 
 export const EINTR = 4;
@@ -96,8 +99,8 @@ export function munmap(p: Pointer, length: number): void {
 }
 
 /** Write all of `bytes` into a new memfd (e.g. to dlopen an embedded library via /proc/self/fd/N). */
-export function memfdFromBytes(name: string, bytes: Uint8Array): number {
-  const fd = libc().memfd_create(name, MFD_CLOEXEC);
+export function memfdFromBytes(name: string, bytes: Uint8Array, flags = MFD_CLOEXEC): number {
+  const fd = libc().memfd_create(name, flags);
   if (fd < 0) throw new ErrnoError("memfd_create", errno());
   let done = 0;
   while (done < bytes.length) {

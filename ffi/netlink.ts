@@ -29,6 +29,7 @@ const symbols = {
   socket: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
   bind: { args: [T.i32, T.ptr, T.u32], returns: T.i32 },
   setsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.u32], returns: T.i32 },
+  getsockopt: { args: [T.i32, T.i32, T.i32, T.ptr, T.ptr], returns: T.i32 },
   // size_t / ssize_t as u64 / i64_fast: lengths here are small Numbers.
   sendto: { args: [T.i32, T.ptr, T.u64, T.i32, T.ptr, T.u32], returns: T.i64_fast },
   recv: { args: [T.i32, T.ptr, T.u64, T.i32], returns: T.i64_fast },
@@ -231,5 +232,24 @@ function socketInNetns(protocol: number, netnsPath: string): number {
   } finally {
     closeSync(own);
     closeSync(target);
+  }
+}
+
+const SO_NETNS_COOKIE = 71;
+
+/**
+ * The kernel's cookie of the network namespace at `netnsPath` (e.g. /proc/<pid>/ns/net): the id
+ * BPF programs see as net->net_cookie. Read with SO_NETNS_COOKIE (Linux 5.14+) on a socket made
+ * inside that namespace; needs the right to setns there (CAP_SYS_ADMIN).
+ */
+export function netnsCookie(netnsPath: string): bigint {
+  const fd = socketInNetns(NETLINK_ROUTE, netnsPath);
+  try {
+    const val = new BigUint64Array(1);
+    const len = new Uint32Array([8]);
+    if (libc().getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, ptr(val), ptr(len)) < 0) throw new NetlinkSyscallError("getsockopt(SO_NETNS_COOKIE)", errno());
+    return val[0]!;
+  } finally {
+    libc().close(fd);
   }
 }

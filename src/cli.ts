@@ -54,7 +54,7 @@ export const HELP = `kpulse - Linux kernel observability agent (drop-in for huat
 Usage:
   kpulse [run] --region <name> [flags]   start the agent (default command)
   kpulse check [flags]                   load and validate the config, print OK or the error
-  kpulse version                         print the version
+  kpulse version                         print the version and the libbpf in use
   kpulse watch [URL] [flags]             print the agent's live events (see kpulse watch --help)
 
 Flags:

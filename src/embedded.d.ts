@@ -4,3 +4,9 @@ declare module "*.bpf.o" {
   const path: string;
   export default path;
 }
+
+// The libbpf bundle (build/libbpf-bundle.so) is embedded the same way: src/bpf/libbpf-origin.ts.
+declare module "*.so" {
+  const path: string;
+  export default path;
+}

@@ -1,15 +1,17 @@
-// Start-up and shutdown of the agent. Order matters: config → log → outputs (bus, sinks) →
-// HTTP → probes. HTTP serves /healthz and /metrics at once while probes load one by one;
-// /readyz turns ready when every probe has settled and no output reports a failure. Shutdown
-// runs backwards so no event is produced after its sinks close.
+// Start-up and shutdown of the agent. Order matters: config → log → libbpf (embedded, else the
+// host's) → outputs (bus, sinks) → HTTP → probes. HTTP serves /healthz and /metrics at once
+// while probes load one by one; /readyz turns ready when every probe has settled and no output
+// reports a failure. Shutdown runs backwards so no event is produced after its sinks close.
 import { hostname } from "node:os";
 import { appendFileSync } from "node:fs";
 import { releaseVmlinuxBtf } from "./bpf/btf.ts";
+import { describeLibbpf, loadLibbpf, type LibbpfOrigin } from "./bpf/libbpf-origin.ts";
 import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./bpf/prog-stats.ts";
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { esEnabled, EVENTS_WATCH, KPULSE, LOG, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
@@ -56,9 +58,9 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
   }
   if ("version" in parsed) {
     const v = { name: "kpulse", ...VERSION, bun: Bun.version };
-    if (parsed.format === "json") process.stdout.write(JSON.stringify(v) + "\n");
-    else if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
-    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n`);
+    if (parsed.format === "short") process.stdout.write(`${v.version}\n`);
+    else if (parsed.format === "json") process.stdout.write(JSON.stringify({ ...v, libbpf: libbpfVersionInfo(loadLibbpf()) }) + "\n");
+    else process.stdout.write(`kpulse ${v.version} (commit ${v.commit}, built ${v.build_time}, bun ${v.bun})\n${describeLibbpf(loadLibbpf())}\n`);
     return 0;
   }
   // Loaded on demand: the agent's start-up should not pay for the client (nor the client for the agent).
@@ -80,6 +82,11 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
     return 0;
   }
   return runAgent(opts, cfg, table);
+}
+
+/** The libbpf part of `kpulse version --version-format json` and GET /version. */
+function libbpfVersionInfo(o: LibbpfOrigin) {
+  return { version: o.version, source: o.source, contents: o.contents ?? "", error: [o.embeddedError, o.systemError].filter(Boolean).join("; ") };
 }
 
 /** A misspelled BlackList or --disable-tracing name would disable nothing, silently: refuse it. */
@@ -105,6 +112,38 @@ function checkProbeNames(cfg: LoadedConfig, opts: CliOptions, table: readonly Pr
   if (inFlags.length) throw new Error(`--disable-tracing names unknown probes: ${inFlags.join(", ")} (kpulse probes: ${known()})`);
 }
 
+/** The container tracker's settings from [Pod], [Kpulse.Containers] and --disable-kubelet. */
+function containerSettings(cfg: LoadedConfig, opts: CliOptions, nodeHostname: string, log: Logger): ContainerSettings {
+  const pod = cfg.get(POD);
+  const c = cfg.get(CONTAINERS);
+  const portsOff = pod.KubeletReadOnlyPort === 0 && pod.KubeletAuthorizedPort === 0;
+  if (!opts.disableKubelet && portsOff) log.warn("kubelet pod sync disabled: [Pod] KubeletReadOnlyPort and KubeletAuthorizedPort are both 0");
+  return {
+    kubelet: opts.disableKubelet || portsOff ? undefined : {
+      host: c.KubeletHost,
+      readOnlyPort: pod.KubeletReadOnlyPort,
+      authorizedPort: pod.KubeletAuthorizedPort,
+      clientCertPath: pod.KubeletClientCertPath,
+      caBundle: pod.KubeletCABundle,
+      insecure: pod.KubeletTLSInsecure,
+    },
+    containerdStateDir: c.ContainerdStateDir,
+    dockerRootDir: c.DockerRootDir,
+    cgroupDriver: c.CgroupDriver as ContainerSettings["cgroupDriver"],
+    syncIntervalSec: c.SyncInterval,
+    minAgeSec: c.MinAge,
+    maxTracked: c.MaxTracked,
+    nodeHostname,
+  };
+}
+
+/** Waits for the first container sync, at most `ms`: probes then start with attribution ready. */
+async function within(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, ms)))]);
+  clearTimeout(t);
+}
+
 async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[]): Promise<number> {
   const log = makeLogger(cfg, opts.logDebug);
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
@@ -114,6 +153,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
   if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
+  // Before any probe touches libbpf: the embedded copy, else the host's (src/bpf/libbpf-origin.ts).
+  const libbpfOrigin = loadLibbpf();
+  if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
+  else if (libbpfOrigin.source === "system") log.warn("embedded libbpf could not be loaded; using the host's", { library: libbpfOrigin.path, version: libbpfOrigin.version, err: libbpfOrigin.embeddedError });
+  else log.error("no libbpf: BPF probes will fail", { embedded: libbpfOrigin.embeddedError, system: libbpfOrigin.systemError });
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -153,9 +197,11 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     }
   }
 
+  const procfs = procfsRoot(opts.procfsPrefix);
+  const containers = startContainerTracking(containerSettings(cfg, opts, host.hostname, log), procfs, log);
   const manager = new ProbeManager(
     table,
-    { config: cfg, procfs: procfsRoot(opts.procfsPrefix), log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
+    { config: cfg, procfs, containers: containers.registry, log, publish: (ev) => bus.publish(shapeRecord(ev, host)) },
     blacklist,
     enabled,
   );
@@ -179,6 +225,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       const groups = await manager.scrape();
       groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
+      groups.push({ prefix: "", samples: containers.samples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -189,6 +236,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       return text;
     },
     probes: () => manager.statuses(),
+    containers: () => containers.registry.all().map((c) => containerJson(c) as { id: string }),
     bus,
     watch: {
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
@@ -197,7 +245,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       // Last-Event-ID resume past the in-memory window reads the local files.
       storeDir: localFile ? cfg.get(STORAGE_LOCALFILE).Path : undefined,
     },
-    version: { name: "kpulse", ...VERSION, bun: Bun.version },
+    version: { name: "kpulse", ...VERSION, bun: Bun.version, libbpf: libbpfVersionInfo(libbpfOrigin) },
     log,
     ready: () => readiness.failing(),
     httpMetrics,
@@ -208,13 +256,15 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     server = app.serve(listen);
   } catch (err) {
     log.error("cannot listen", { address: listen, err: String(err) });
+    containers.stop();
     await manager.stopAll();
     await localFile?.close();
     await openSearch?.close();
     return 1;
   }
   log.info("serving", { address: listen, port: server.port });
-  const started = manager.startAll().then(() => {
+  // The kubelet may take its whole timeout: probes wait for the first sync only a little.
+  const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
@@ -230,6 +280,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await server.stop();
   await manager.stopAll();
   await started;
+  containers.stop();
   await sharedRingScheduler().close();
   programStats?.close();
   bus.close();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test tier (unit, fixtures, e2e on the real kernel, storage on a real OpenSearch)
+# Runs every test tier (unit, fixtures, e2e on the real kernel, storage on a real OpenSearch, packaging)
 # in one serial `bun test` run and ends with the line `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."

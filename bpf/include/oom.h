@@ -23,6 +23,8 @@ struct oom_event {
 	__u64 ts_ns;                 /* bpf_ktime_get_ns() */
 	__u64 trigger_memcg_css;     /* address of the task's memory cgroup css (HUATUO's identifier) */
 	__u64 victim_memcg_css;
+	__u64 trigger_memcg_id;      /* its cgroup's id (kernfs id = the directory's inode): how kpulse finds the container */
+	__u64 victim_memcg_id;
 	__u64 trigger_memcg_usage;   /* memory cgroup page counter at the kill, in pages */
 	__u64 trigger_memcg_max;     /* limit in pages (PAGE_COUNTER_MAX when unlimited) */
 	__u64 victim_memcg_usage;

@@ -156,18 +156,36 @@ export const STORAGE_LOCALFILE = section("Storage.LocalFile", {
   MaxRotation: key.int(10, 1, { aliases: ["Storage.LocalFile.MaxRotatedFiles"] }),
 });
 
-export const POD = section(
-  "Pod",
-  {
-    KubeletReadOnlyPort: key.port(10255),
-    KubeletAuthorizedPort: key.port(10250),
-    KubeletClientCertPath: key.string(""),
-    KubeletCABundle: key.string(""),
-    KubeletTLSInsecure: key.bool(false),
-    DockerAPIVersion: key.string("1.24"),
-  },
-  { pending: true },
-);
+export const POD = section("Pod", {
+  /** Plain-HTTP kubelet port tried first; 0 disables it. */
+  KubeletReadOnlyPort: key.port(10255),
+  /** Authenticated kubelet port (client certificate); 0 disables it. */
+  KubeletAuthorizedPort: key.port(10250),
+  /** "cert,key" or one PEM file holding both. */
+  KubeletClientCertPath: key.string(""),
+  /** PEM bundle that verifies the kubelet's serving certificate; "" = not verified (as HUATUO). */
+  KubeletCABundle: key.string(""),
+  KubeletTLSInsecure: key.bool(false),
+  /** HUATUO asks the docker API for its root directory; kpulse reads [Kpulse.Containers] DockerRootDir. Accepted, unused. */
+  DockerAPIVersion: key.string("1.24"),
+});
+
+export const CONTAINERS = section("Kpulse.Containers", {
+  /** Seconds between full rescans (kubelet pod list and runtime state); cgroup events trigger one sooner. */
+  SyncInterval: key.int(10, 1, { max: 3600 }),
+  /** Seconds a container must have run before it gets metric series (0 = at once). */
+  MinAge: key.int(0, 0, { max: 86_400 }),
+  /** At most this many containers get metric series; the oldest win, the others are counted. */
+  MaxTracked: key.int(1000, 1, { max: 100_000 }),
+  /** containerd's state directory ("" = do not read containerd). */
+  ContainerdStateDir: key.string("/run/containerd"),
+  /** docker's data root ("" = do not read docker). */
+  DockerRootDir: key.string("/var/lib/docker"),
+  /** Address of the kubelet. */
+  KubeletHost: key.string("127.0.0.1"),
+  /** "" = learn it (kubelet /configz, its config file, then the cgroup tree); or "cgroupfs" / "systemd". */
+  CgroupDriver: key.string("", { check: (v) => (["", "cgroupfs", "systemd"].includes(v) ? undefined : `must be "", "cgroupfs" or "systemd", got ${JSON.stringify(v)}`) }),
+});
 
 export const EVENTS_WATCH = section("EventsWatch", {
   /** Bounded: every client holds a socket and a cursor. */
@@ -208,6 +226,6 @@ export const EVENTTRACING = section("EventTracing", { IssuesList: key.pairs() })
 
 export const GLOBAL_SECTIONS: readonly SectionSpec<unknown>[] = [
   ROOT, LOG, RUNTIME_CGROUP, HTTP_SERVER, TASKS, STORAGE_ES, STORAGE_ES_TLS, STORAGE_ES_BULK, STORAGE_ES_SPOOL,
-  STORAGE_LOCALFILE, POD, EVENTS_WATCH, KPULSE,
+  STORAGE_LOCALFILE, POD, CONTAINERS, EVENTS_WATCH, KPULSE,
   AUTOTRACING, EVENTTRACING,
 ];

@@ -53,5 +53,10 @@ export interface ProbeEvent {
   /** Wall-clock time of the kernel event, ms since epoch (defaults to now). */
   timeMs?: number;
   container?: ContainerRef;
+  /**
+   * Kernel identifiers of where the event happened (cgroup id, netns inode, pid); the framework
+   * fills `container` from them when the probe did not.
+   */
+  identity?: { cgroupId?: number; cgroupPath?: string; netnsInum?: number; netnsCookie?: string; pid?: number };
   data: Record<string, unknown>;
 }

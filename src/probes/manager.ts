@@ -3,6 +3,7 @@
 // <ns>_probe_up. Probes load one after another, yielding to the event loop between them, so the
 // HTTP server answers while they load; `settled` resolves once every probe has an outcome.
 import type { LoadedConfig } from "../config/load.ts";
+import { containerRef, identityFromEventData, NO_CONTAINERS, type ContainerView } from "../containers/types.ts";
 import { AUTOTRACING, EVENTTRACING } from "../config/sections.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
@@ -21,6 +22,8 @@ export interface ManagerDeps {
   config: LoadedConfig;
   procfs: ProcfsRoot;
   log: Logger;
+  /** The container set; events with a kernel identity and no container get theirs from it. */
+  containers?: ContainerView;
   /** Hand a shaped-to-be event to the bus; must not block. */
   publish(event: ProbeEvent): void;
 }
@@ -69,16 +72,23 @@ export class ProbeManager {
     const { def, status } = entry;
     const log = this.deps.log.child({ probe: def.name });
     const tracerName = def.tracerName ?? def.name;
+    const containers = this.deps.containers ?? NO_CONTAINERS;
     try {
       entry.instance = await def.create({
         config: def.config ? this.deps.config.get(def.config) : {},
         procfs: this.deps.procfs,
         log,
+        containers,
         issuesList: def.kind === "event" ? this.deps.config.get(EVENTTRACING).IssuesList
           : def.kind === "autotracing" ? this.deps.config.get(AUTOTRACING).IssuesList : undefined,
         // Stamp the name on the probe's own (fresh) object: no copy per event.
         emit: (ev) => {
           (ev as ProbeEvent).tracerName = tracerName;
+          if (!ev.container) {
+            const id = ev.identity ?? identityFromEventData(ev.data);
+            const c = id && containers.resolve(id);
+            if (c) ev.container = containerRef(c);
+          }
           this.deps.publish(ev as ProbeEvent);
         },
       });

@@ -2,6 +2,7 @@
 // A probe is a definition in its own folder: what it is, its own config section, and how to
 // create it. It receives only its own section, typed, and never sees sinks or HTTP.
 import type { SectionSpec } from "../config/spec.ts";
+import { NO_CONTAINERS, type ContainerView } from "../containers/types.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
 import type { HistogramSample, Sample } from "../metrics/sample.ts";
@@ -17,6 +18,11 @@ export interface ProbeContext<C> {
   config: C;
   procfs: ProcfsRoot;
   log: Logger;
+  /**
+   * The containers kpulse knows: container series read it on scrape. The manager always sets
+   * it; contexts built by hand in tests may leave it out (= no containers, see containersOf).
+   */
+  containers?: ContainerView;
   /** Hand a fresh event object to the bus (the framework adds tracer_name to it). Never blocks. */
   emit(event: ProbeEmission): void;
   /**
@@ -68,4 +74,9 @@ export interface ProbeStatus {
   source: string;
   status: ProbeState;
   reason?: string;
+}
+
+/** The context's container view, or the empty one. */
+export function containersOf(ctx: ProbeContext<unknown>): ContainerView {
+  return ctx.containers ?? NO_CONTAINERS;
 }

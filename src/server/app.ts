@@ -1,7 +1,7 @@
 // The HTTP API: HUATUO's routes and envelopes (`{"data":…}` / `{"error":{code,message}}`)
 // for what kpulse offers. No route runs programs (HUATUO's /tasks is deliberately absent).
 import { parseListenAddress } from "../util/listen.ts";
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import type { EventBus } from "../events/bus.ts";
 import type { CloudEventMode } from "../events/cloudevent.ts";
@@ -16,12 +16,16 @@ export interface VersionInfo {
   commit?: string;
   build_time?: string;
   bun: string;
+  /** The libbpf in use: major.minor, "embedded" | "system" | "unavailable", the bundle's contents, why not embedded. */
+  libbpf?: { version: string; source: string; contents: string; error: string };
 }
 
 export interface AppDeps {
   renderMetrics(): Promise<string> | string;
   /** Rows of GET /v1/probes, served as they are (the probe manager owns their shape). */
   probes(): readonly object[];
+  /** Rows of GET /v1/containers (each with an `id`), shaped by the container tracker; none when absent. */
+  containers?(): readonly { id: string }[];
   bus: EventBus;
   /** The watch stream's settings (src/server/watch.ts). */
   watch: Omit<WatchOptions, "bus" | "log">;
@@ -110,6 +114,12 @@ export function createApp(deps: AppDeps): KpulseApp {
         git_commit: v.commit ?? "",
         build_time: v.build_time ?? "",
         bun_version: v.bun,
+        ...(v.libbpf && {
+          libbpf_version: v.libbpf.version,
+          libbpf_source: v.libbpf.source,
+          libbpf_contents: v.libbpf.contents,
+          libbpf_error: v.libbpf.error,
+        }),
         compiler: "bun",
         platform: platform(),
       },
@@ -117,6 +127,17 @@ export function createApp(deps: AppDeps): KpulseApp {
   });
 
   app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
+
+  // The containers kpulse knows; ?container_id= picks one (HUATUO's /containers/json too).
+  const containers = (c: Context) => {
+    const rows = deps.containers?.() ?? [];
+    const id = c.req.query("container_id");
+    if (id === undefined) return c.json({ data: rows });
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id)) return errorResponse(c, 400, "invalid_request", "container_id must be a container id (letters, digits, '.', '_', '-'; at most 128)");
+    return c.json({ data: rows.filter((r) => r.id === id) });
+  };
+  app.get("/v1/containers", containers);
+  app.get("/containers/json", containers);
 
   app.post("/v1/events/watch", (c) => watch.handle(c));
   // The same stream for browsers' EventSource: filters as query parameters.

@@ -101,9 +101,9 @@ describe("files that must load", () => {
   test("accepted-but-unused HUATUO sections are noted at debug level", () => {
     const lines: string[] = [];
     const log = createLogger("debug", (l) => lines.push(l));
-    parseConfig(toml("[Pod]", "KubeletReadOnlyPort = 0", "[AutoTracing.Dload]", "ThresholdLoad = 3"), F, log);
+    parseConfig(toml("[Tasks]", "MaxConcurrent = 3", "[AutoTracing.Dload]", "ThresholdLoad = 3"), F, log);
     expect(lines.length).toBe(2);
-    expect(lines.join("")).toContain("section=Pod");
+    expect(lines.join("")).toContain("section=Tasks");
     expect(lines.join("")).toContain("section=AutoTracing.Dload");
   });
 

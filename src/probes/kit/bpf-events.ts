@@ -9,6 +9,7 @@ import { lookupPerCpuArraySums } from "../../bpf/maps.ts";
 import { BpfLoadError, BpfObject, type ProgramGroup } from "../../bpf/object.ts";
 import { sharedRingScheduler } from "../../bpf/ring-scheduler.ts";
 import type { Logger } from "../../log.ts";
+import type { ProbeEvent } from "../../events/record.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import type { HistogramSample, MetricSample, Sample } from "../../metrics/sample.ts";
 import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition, type ProbeInstance, type ProbeKind } from "../types.ts";
@@ -67,6 +68,11 @@ export interface BpfEventProbeSpec<C, F extends FieldSizes> {
   samples?(env: DecoderEnv<C, F>): () => MetricSample[];
   /** Work before load (e.g. warm a symbol index) and the decoder, built once the object is loaded. */
   decoder(env: DecoderEnv<C, F>): RecordDecoder;
+  /**
+   * Where the event happened, from the raw record (e.g. a memory cgroup id), for container
+   * attribution. Without it the framework looks at the decoded data (net_namespace_inum…).
+   */
+  identity?(dv: DataView, at: number, offsets: Offsets<F>): ProbeEvent["identity"];
 }
 
 /** HELP of `<ns>_<probe>_events_total{outcome}` (probes adding outcomes of their own reuse it). */
@@ -158,7 +164,7 @@ async function startBpfEventProbe<C, F extends FieldSizes>(ctx: ProbeContext<C>,
           userFiltered++;
           return;
         }
-        ctx.emit({ timeMs: tsAt === undefined ? undefined : monotonicToEpochMs(u64(dv, at + tsAt)), data });
+        ctx.emit({ timeMs: tsAt === undefined ? undefined : monotonicToEpochMs(u64(dv, at + tsAt)), data, identity: spec.identity?.(dv, at, offsets) });
       },
       {
         name: spec.name,

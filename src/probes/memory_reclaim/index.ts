@@ -32,4 +32,6 @@ export const memoryReclaimProbe = defineBpfEventProbe({
   ],
   rodata: ({ config }) => ({ reclaim_duration_threshold_ns: BigInt(config.BlockedThreshold) }),
   decoder: ({ offsets }) => (u8, dv, at) => decodeMemoryReclaim(offsets, u8, dv, at),
+  // The stalled thread's container, found from its cgroup while it still runs.
+  identity: (dv, at, o) => ({ pid: dv.getUint32(at + o.tid, true) }),
 });

@@ -9,7 +9,7 @@ const NAME_LEN = 128;
 
 /** Field name → size in bytes, as the decoder reads it. */
 export const OOM_FIELDS = {
-  ts_ns: 8, trigger_memcg_css: 8, victim_memcg_css: 8, trigger_memcg_usage: 8, trigger_memcg_max: 8,
+  ts_ns: 8, trigger_memcg_css: 8, victim_memcg_css: 8, trigger_memcg_id: 8, victim_memcg_id: 8, trigger_memcg_usage: 8, trigger_memcg_max: 8,
   victim_memcg_usage: 8, victim_memcg_max: 8, trigger_pid: 4, trigger_tid: 4, victim_pid: 4, victim_tid: 4,
   trigger_cgroup_depth: 4, victim_cgroup_depth: 4, flags: 4, victim_uid: 4,
   trigger_comm: 16, victim_comm: 16, trigger_cgroup: DEPTH * NAME_LEN, victim_cgroup: DEPTH * NAME_LEN,
@@ -31,6 +31,8 @@ export interface OomCgroup {
 /** HUATUO's OOMActor; container_id and container_hostname appear once containers are resolved. */
 export interface OomActor {
   memory_cgroup_css_addr: string;
+  container_id?: string;
+  container_hostname?: string;
   pid: number;
   comm: string;
   cgroup?: OomCgroup;

@@ -7,8 +7,11 @@ import objectPath from "../../../build/bpf/oom.bpf.o" with { type: "file" };
 import type { Sample } from "../../metrics/sample.ts";
 import { pageSize } from "../../procfs/pagesize.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
+import { containerLabels, type Container, type ContainerView } from "../../containers/types.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition } from "../kit/bpf-events.ts";
-import { decodeOom, OOM_FIELDS, type OomDeps } from "./decode.ts";
+import { u64 } from "../kit/decoders.ts";
+import { containersOf } from "../types.ts";
+import { decodeOom, OOM_FIELDS, type OomActor, type OomData, type OomDeps } from "./decode.ts";
 import { MemcgFs, parseMeminfo } from "./memcg.ts";
 
 function readText(path: string): string | undefined {
@@ -59,24 +62,47 @@ const base = defineBpfEventProbe({
   struct: "oom_event",
   fields: OOM_FIELDS,
   programs: [{ alternatives: ["oom_mark_victim_btf", "oom_mark_victim_tp"] }],
+  // The event belongs to the victim's container (HUATUO's rule); the trigger's is in tracer_data.
+  identity: (dv, at, o) => ({ cgroupId: u64(dv, at + o.victim_memcg_id) || undefined, pid: dv.getUint32(at + o.victim_pid, true) }),
   decoder({ offsets, procfs }) {
     const deps = hostDeps(procfs);
     return (u8, dv, at) => decodeOom(offsets, u8, dv, at, deps) as unknown as Record<string, unknown>;
   },
 });
 
+/** Fills HUATUO's container_id / container_hostname of an actor from its memory cgroup path. */
+function attribute(actor: OomActor, view: ContainerView): Container | undefined {
+  const c = actor.cgroup?.path ? view.resolve({ cgroupPath: actor.cgroup.path }) : undefined;
+  if (c) {
+    actor.container_id = c.id;
+    actor.container_hostname = c.hostname;
+  }
+  return c;
+}
+
 /**
- * The kit's probe plus HUATUO's counters, read on scrape. `oom_container_total{latest_victim_comm}`
- * needs the victim's container: until kpulse resolves containers every kill counts on the host.
+ * The kit's probe plus HUATUO's counters, read on scrape: `oom_host_total` (every kill) and
+ * `oom_container_total{latest_victim_comm}` (kills whose victim was in a known container).
  */
 export const oomProbe: BpfEventProbeDefinition<unknown> = {
   ...base,
   async create(ctx) {
+    const view = containersOf(ctx);
     let hostKills = 0;
+    const byContainer = new Map<string, { count: number; comm: string }>();
     const inst = await base.create({
       ...ctx,
       emit(ev) {
         hostKills++;
+        const data = ev.data as unknown as OomData;
+        attribute(data.trigger, view);
+        const victim = attribute(data.victim, view);
+        if (victim) {
+          const k = byContainer.get(victim.id) ?? { count: 0, comm: "" };
+          k.count++;
+          k.comm = data.victim.comm;
+          byContainer.set(victim.id, k);
+        }
         ctx.emit(ev);
       },
     });
@@ -84,6 +110,15 @@ export const oomProbe: BpfEventProbeDefinition<unknown> = {
       async collect(): Promise<Sample[]> {
         const samples = [...((await inst.collect?.()) ?? [])];
         samples.push({ name: "host_total", help: "host oom counter", type: "counter", value: hostKills });
+        const live = new Map(view.all().map((c) => [c.id, c]));
+        for (const [id, k] of byContainer) {
+          const c = live.get(id);
+          if (!c) {
+            byContainer.delete(id); // the container is gone: so are its series
+            continue;
+          }
+          samples.push({ name: "total", help: "containers oom counter", type: "counter", value: k.count, labels: { latest_victim_comm: k.comm }, container: containerLabels(c) });
+        }
         return samples;
       },
       stop: () => inst.stop(),
