@@ -190,3 +190,55 @@ export function flock(fd: number, op: number): number {
   if (!flockFn) flockFn = dlopen("libc.so.6", { flock: { args: [T.i32, T.i32], returns: T.i32 } }).symbols.flock;
   return flockFn(fd, op) < 0 ? -errno() : 0;
 }
+
+// ── capget(2)/capset(2)/prctl(2), for the capability report and drop (src/privileges/) ───
+// Its own small symbol set, as flock's. Capabilities belong to a thread: capget/capset with
+// pid 0 read and change the calling thread only.
+
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+export const PR_CAPBSET_READ = 23;
+export const PR_CAP_AMBIENT = 47;
+export const PR_CAP_AMBIENT_IS_SET = 1;
+export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+
+/** The three per-thread capability sets as 64-bit masks (bit n = capability n). */
+export interface CapabilitySets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+const capSymbols = {
+  capget: { args: [T.ptr, T.ptr], returns: T.i32 },
+  capset: { args: [T.ptr, T.ptr], returns: T.i32 },
+  prctl: { args: [T.i32, T.u64, T.u64, T.u64, T.u64], returns: T.i32 },
+} as const;
+let capLib: ReturnType<typeof dlopen<typeof capSymbols>>["symbols"] | undefined;
+const caps = () => (capLib ??= dlopen("libc.so.6", capSymbols).symbols);
+
+/** The calling thread's sets (capget, version 3: two 32-bit words per set). Throws ErrnoError. */
+export function capGet(): CapabilitySets {
+  const hdr = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
+  const data = new Uint32Array(6); // [effective, permitted, inheritable] × 2 words
+  if (caps().capget(hdr, data) < 0) throw new ErrnoError("capget", errno());
+  const word = (i: number) => BigInt(data[i]!) | (BigInt(data[i + 3]!) << 32n);
+  return { effective: word(0), permitted: word(1), inheritable: word(2) };
+}
+
+/** Set the calling thread's sets; returns 0 or -errno (EPERM when raising beyond permitted). */
+export function capSet(s: CapabilitySets): number {
+  const hdr = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
+  const lo = (m: bigint) => Number(m & 0xffffffffn);
+  const hi = (m: bigint) => Number((m >> 32n) & 0xffffffffn);
+  const data = new Uint32Array([
+    lo(s.effective), lo(s.permitted), lo(s.inheritable),
+    hi(s.effective), hi(s.permitted), hi(s.inheritable),
+  ]);
+  return caps().capset(hdr, data) < 0 ? -errno() : 0;
+}
+
+/** prctl(option, a2, a3, 0, 0); returns its result or -errno. */
+export function prctl(option: number, a2 = 0, a3 = 0): number {
+  const r = caps().prctl(option, a2, a3, 0, 0);
+  return r < 0 ? -errno() : r;
+}

@@ -28,6 +28,8 @@ export interface CliOptions {
   enableCgroup: boolean;
   /** kpulse-only: overrides Kpulse.ListenAddress. */
   listen?: string;
+  /** --web.config.file (exporter-toolkit's flag): overrides Kpulse.WebConfigFile. */
+  webConfigFile?: string;
   /** HUATUO flags accepted and ignored (kpulse embeds its BPF objects and runs no tools), e.g. "--bpf-dir". */
   ignored: string[];
 }
@@ -46,6 +48,11 @@ export interface WatchCliOptions {
   lastEventId?: string;
   /** File that remembers the last event id written, so a restarted client resumes after it. */
   stateFile?: string;
+  /** For an agent with a web config (src/watch-access.ts). */
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  bearerTokenFile?: string;
 }
 export type VersionFormat = "text" | "json" | "short";
 
@@ -64,6 +71,9 @@ Flags:
   --region <name>          region label on every metric and event (required for run)
   --listen <host:port>     HTTP listen address; overrides [Kpulse] ListenAddress
                            (default ":19704")
+  --web.config.file <file> TLS and authentication of the HTTP endpoint, in the
+                           Prometheus exporter-toolkit web config format (YAML);
+                           overrides [Kpulse] WebConfigFile (default: none, plain HTTP)
   --procfs-prefix <dir>    read /proc, /sys and /dev under this directory (tests)
   --disable-storage        write no local files and no OpenSearch documents
                            (events still reach watch streams)
@@ -72,7 +82,7 @@ Flags:
                            added to BlackList
   --log-debug              log at Debug level, overriding [Log] Level
   --dry-run                start everything, then stop after 2 seconds
-  --enable-cgroup          accepted for huatuo-bamai compatibility (no effect yet)
+  --enable-cgroup          run in a cgroup of its own limited by [RuntimeCgroup]
   --bpf-dir, --tools-bin-dir <dir>
                            accepted for huatuo-bamai compatibility (ignored: kpulse
                            embeds its BPF objects and runs no external tools)
@@ -93,6 +103,7 @@ const FLAGS: Record<string, FlagSpec> = {
   region: { kind: "string", set: (o, v) => (o.region = v as string) },
   "procfs-prefix": { kind: "string", set: (o, v) => (o.procfsPrefix = v as string) },
   listen: { kind: "string", set: (o, v) => (o.listen = v as string) },
+  "web.config.file": { kind: "string", set: (o, v) => (o.webConfigFile = v as string) },
   "disable-tracing": { kind: "list", set: (o, v) => o.disableTracing.push(...(v as string).split(",")) },
   "disable-storage": { kind: "bool", set: (o, v) => (o.disableStorage = v as boolean) },
   "disable-kubelet": { kind: "bool", set: (o, v) => (o.disableKubelet = v as boolean) },
@@ -122,6 +133,11 @@ Flags:
   --last-event-id <id>     start after this event (from the agent's memory or local files)
   --state <file>           remember the last event printed in <file> and resume after it
                            when started again (no event lost or repeated)
+  --ca-file <pem>          trust this CA for an https:// agent (its web config's TLS)
+  --cert-file <pem>, --key-file <pem>
+                           client certificate, for RequireAndVerifyClientCert
+  --bearer-token-file <f>  send "Authorization: Bearer" with the token in <f>
+                           (basic auth: put user:password in the URL, https://u:p@host:19704)
   -h, --help               show this help
 
 The client reconnects with backoff and Last-Event-ID when the connection drops or the agent
@@ -155,6 +171,10 @@ export function parseWatchArgs(argv: string[]): WatchCliResult {
       o.format = value;
     } else if (name === "last-event-id") o.lastEventId = value;
     else if (name === "state") o.stateFile = value;
+    else if (name === "ca-file") o.caFile = value;
+    else if (name === "cert-file") o.certFile = value;
+    else if (name === "key-file") o.keyFile = value;
+    else if (name === "bearer-token-file") o.bearerTokenFile = value;
     else return { error: `watch: unknown flag --${name}` };
   }
   if (!/^https?:\/\//.test(o.url)) o.url = `http://${o.url}`;

@@ -10,8 +10,8 @@ import { allProgramCostSamples, enableRunTimeStats, type RunTimeStats } from "./
 import { sharedRingScheduler } from "./bpf/ring-scheduler.ts";
 import { parseArgs, parseWatchArgs, type CliOptions } from "./cli.ts";
 import { ConfigError, loadConfig, type LoadedConfig } from "./config/load.ts";
-import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, STORAGE_LOCALFILE } from "./config/sections.ts";
-import { containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
+import { CONTAINERS, esEnabled, EVENTS_WATCH, KPULSE, LOG, POD, ROOT, RUNTIME_CGROUP, STORAGE_LOCALFILE } from "./config/sections.ts";
+import { CONTAINER_TRACKING_NEEDS, containerJson, startContainerTracking, type ContainerSettings } from "./containers/index.ts";
 import { createEventBus } from "./events/bus.ts";
 import { shapeRecord } from "./events/shape.ts";
 import { createLogger, type Level, type Logger } from "./log.ts";
@@ -23,11 +23,14 @@ import { probeTable } from "./probes/registry.ts";
 import type { ProbeDefinition } from "./probes/types.ts";
 import { procfsRoot } from "./procfs/root.ts";
 import { createApp } from "./server/app.ts";
+import { loadWebConfig, type WebConfig } from "./server/web-config.ts";
 import { startLocalFileSink, type LocalFileSink } from "./storage/localfile.ts";
 import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
+import { enterSelfCgroup, type SelfCgroup } from "./self-cgroup.ts";
+import { LeastPrivilege } from "./privileges/least-privilege.ts";
 import { VERSION } from "./version.ts";
 
 const SHUTDOWN_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1"] as const;
@@ -68,20 +71,41 @@ export async function runMain(argv: string[], extraProbes: ProbeDefinition[] = [
   const opts = parsed;
   const table = [...probeTable, ...extraProbes];
   let cfg: LoadedConfig;
+  let web: WebConfig | undefined;
   // Config warnings are printed before the configured logger exists.
   const bootLog = createLogger(opts.logDebug ? "debug" : "info", (l) => process.stderr.write(l));
   try {
     cfg = loadConfig(opts.configPath, configSchema(table), bootLog);
     checkProbeNames(cfg, opts, table);
+    web = webConfigOf(cfg, opts);
   } catch (err) {
     process.stderr.write(`kpulse: ${(err as Error).message}\n`);
     return 1;
   }
   if (opts.command === "check") {
     process.stdout.write(`${opts.configPath}: OK\n`);
+    if (web) process.stdout.write(`${web.file}: OK (${describeWeb(web)})\n`);
     return 0;
   }
-  return runAgent(opts, cfg, table);
+  return runAgent(opts, cfg, table, web);
+}
+
+/** The web config named by --web.config.file or [Kpulse] WebConfigFile ("" = none), loaded and checked. */
+function webConfigOf(cfg: LoadedConfig, opts: CliOptions): WebConfig | undefined {
+  const path = opts.webConfigFile ?? cfg.get(KPULSE).WebConfigFile;
+  if (path === "") return undefined;
+  try {
+    return loadWebConfig(path);
+  } catch (err) {
+    if (opts.webConfigFile !== undefined) throw new Error(`--web.config.file: ${(err as Error).message}`);
+    const line = cfg.lineOf("Kpulse.WebConfigFile");
+    throw new Error(`${cfg.file}${line ? `:${line}` : ""}: Kpulse.WebConfigFile: ${(err as Error).message}`);
+  }
+}
+
+function describeWeb(web: WebConfig): string {
+  const tls = web.tls ? `TLS ${web.tls.minVersion}-${web.tls.maxVersion}${web.tls.requestCert ? ", client certificates required" : ""}` : "no TLS";
+  return `${tls}, basic auth users: ${web.basicAuthUsers.size}, bearer tokens: ${web.bearerTokens.length}`;
 }
 
 /** The libbpf part of `kpulse version --version-format json` and GET /version. */
@@ -144,7 +168,7 @@ async function within(p: Promise<void>, ms: number): Promise<void> {
   clearTimeout(t);
 }
 
-async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[]): Promise<number> {
+async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinition[], web: WebConfig | undefined): Promise<number> {
   const log = makeLogger(cfg, opts.logDebug);
   const host = { hostname: hostname() || "kpulse-dev", region: opts.region };
   const namespace = cfg.compat === "huatuo" ? "huatuo_bamai" : "kpulse";
@@ -152,12 +176,17 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   const enabled = new Set(cfg.get(KPULSE).EnableProbes);
   log.info("kpulse starting", { version: VERSION.version, region: host.region, host: host.hostname, pid: process.pid });
   for (const flag of opts.ignored) log.info("flag accepted for HUATUO compatibility and ignored", { flag });
-  if (opts.enableCgroup) log.warn("--enable-cgroup is accepted but self resource limits are not implemented yet");
   // Before any probe touches libbpf: the embedded copy, else the host's (src/bpf/libbpf-origin.ts).
   const libbpfOrigin = loadLibbpf();
   if (libbpfOrigin.source === "embedded") log.info("libbpf loaded", { source: "embedded", version: libbpfOrigin.version, contents: libbpfOrigin.contents });
   else if (libbpfOrigin.source === "system") log.warn("embedded libbpf could not be loaded; using the host's", { library: libbpfOrigin.path, version: libbpfOrigin.version, err: libbpfOrigin.embeddedError });
   else log.error("no libbpf: BPF probes will fail", { embedded: libbpfOrigin.embeddedError, system: libbpfOrigin.systemError });
+  // What the agent may do, and what each missing capability costs, said once before probes load.
+  const privileges = new LeastPrivilege(log);
+  privileges.reportStart();
+  if (web) log.info("web config loaded", { file: web.file, settings: describeWeb(web) });
+  if (web && !web.tls && (web.basicAuthUsers.size > 0 || web.bearerTokens.length > 0))
+    log.warn("credentials are required but TLS is off: they cross the network in clear text (set tls_server_config)", { file: web.file });
 
   // The local-file directory and the instance lock, before any output starts: a second agent
   // on the same files, or a directory it cannot write, stops here with exit code 1.
@@ -198,6 +227,17 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   }
 
   const procfs = procfsRoot(opts.procfsPrefix);
+  const limits = cfg.get(RUNTIME_CGROUP);
+  let selfCgroup: SelfCgroup | undefined;
+  if (opts.enableCgroup) {
+    try {
+      selfCgroup = enterSelfCgroup(procfsRoot(), { initCpuCores: limits.LimitInitCPU, memMiB: limits.LimitMem }, log);
+    } catch (err) {
+      log.warn("cannot enter the agent's own cgroup: running without resource limits", { err: String(err) });
+    }
+  } else {
+    log.info("self cgroup resource limit disabled by default (--enable-cgroup turns it on)");
+  }
   const containers = startContainerTracking(containerSettings(cfg, opts, host.hostname, log), procfs, log);
   const manager = new ProbeManager(
     table,
@@ -226,6 +266,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       groups.push(...selfMetricGroups({ bus, localFile, http: httpMetrics, compat: cfg.compat, watch: app.watchStats(), openSearch }));
       if (programStats) groups.push({ prefix: "", samples: allProgramCostSamples() });
       groups.push({ prefix: "", samples: containers.samples() });
+      groups.push({ prefix: "", samples: privileges.samples() });
       const stats: RenderStats = { families: 0, series: 0, duplicates: 0 };
       const text = renderExposition({ namespace, constLabels: { host: host.hostname, region: host.region } }, groups, stats);
       // Two probes emitting the same series is a bug: say so once per new count, not per scrape.
@@ -237,6 +278,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     },
     probes: () => manager.statuses(),
     containers: () => containers.registry.all().map((c) => containerJson(c) as { id: string }),
+    capabilities: () => privileges.capabilityState(),
     bus,
     watch: {
       maxClients: cfg.get(EVENTS_WATCH).MaxClients,
@@ -249,23 +291,32 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
     log,
     ready: () => readiness.failing(),
     httpMetrics,
+    web,
   });
   const listen = opts.listen ?? cfg.get(KPULSE).ListenAddress;
-  let server: { stop(): Promise<void>; port: number };
+  let server: { stop(): Promise<void>; port: number; scheme: string };
   try {
     server = app.serve(listen);
   } catch (err) {
     log.error("cannot listen", { address: listen, err: String(err) });
     containers.stop();
+    selfCgroup?.release();
     await manager.stopAll();
     await localFile?.close();
     await openSearch?.close();
     return 1;
   }
-  log.info("serving", { address: listen, port: server.port });
+  log.info("serving", { address: listen, port: server.port, scheme: server.scheme });
   // The kubelet may take its whole timeout: probes wait for the first sync only a little.
   const started = within(containers.firstSync, 3000).then(() => manager.startAll()).then(() => {
     releaseVmlinuxBtf(); // every probe has read what it needs from the kernel's BTF
+    try {
+      selfCgroup?.setCpu(limits.LimitCPU); // start-up is over: HUATUO's second, larger CPU limit
+    } catch (err) {
+      log.warn("cannot raise the agent's CPU limit", { err: String(err) });
+    }
+    // Every probe is attached: keep only what the loaded ones still use (as ebpf_exporter does).
+    if (cfg.get(KPULSE).DropCapabilities && !stopping) privileges.dropUnused([...manager.loadedDefinitions(), CONTAINER_TRACKING_NEEDS]);
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });
@@ -287,6 +338,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
   await localFile?.close();
   await openSearch?.close(); // sends what it can within a bound; the rest stays in the spool
   storage.lock?.release();
+  selfCgroup?.release();
   log.info("stopped");
   return 0;
 }

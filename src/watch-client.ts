@@ -7,6 +7,7 @@
 import { closeSync, existsSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { WatchCliOptions } from "./cli.ts";
+import { watchAccess, type WatchAccess } from "./watch-access.ts";
 
 const WATCH_PATH = "/v1/events/watch";
 const BACKOFF_MIN_MS = 500;
@@ -86,7 +87,14 @@ function describe(err: unknown, url: string): string {
 
 /** Runs the client until interrupted (exit 0) or a first-attempt failure (exit 1; 2 for a bad request). */
 export async function runWatchClient(o: WatchCliOptions): Promise<number> {
-  const url = watchUrl(o.url);
+  let access: WatchAccess;
+  try {
+    access = watchAccess(o, watchUrl(o.url));
+  } catch (e) {
+    say((e as Error).message);
+    return 2;
+  }
+  const url = access.url;
   let state: StateFile | undefined;
   let lastId = o.lastEventId;
   if (o.stateFile) {
@@ -127,11 +135,11 @@ export async function runWatchClient(o: WatchCliOptions): Promise<number> {
   try {
     while (!stopped) {
       ctrl = new AbortController();
-      const headers: Record<string, string> = { "Content-Type": "application/json", Accept: "text/event-stream" };
+      const headers: Record<string, string> = { "Content-Type": "application/json", Accept: "text/event-stream", ...access.headers };
       if (lastId) headers["Last-Event-ID"] = lastId;
       let res: Response;
       try {
-        res = await fetch(url, { method: "POST", body, headers, signal: ctrl.signal });
+        res = await fetch(url, { method: "POST", body, headers, signal: ctrl.signal, ...(access.tls && { tls: access.tls }) } as RequestInit);
       } catch (e) {
         if (stopped) break;
         if (!connectedOnce) {

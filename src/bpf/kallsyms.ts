@@ -2,7 +2,16 @@
 // (hi, lo) because kernel addresses do not fit a JS Number. The index is compact (typed arrays
 // plus one packed name buffer), built lazily on first use and rebuilt (rate-limited) when an
 // address falls outside what it knows, since modules and BPF programs come and go.
-import { readFileSync } from "node:fs";
+// When the kernel hides the addresses (kernel.kptr_restrict without CAP_SYSLOG: every address
+// reads 0) or the file cannot be read, the index says so (unavailable()), and stacks are then
+// reported as unsymbolized with that reason instead of silently as raw addresses.
+//
+// The kernel decides whether a reader sees addresses when the file is opened (with the opener's
+// credentials), not on each read. So the file is opened once, while the agent still holds
+// CAP_SYSLOG, and every rebuild re-reads that same descriptor from offset 0: rebuilds keep real
+// addresses after the agent has dropped CAP_SYSLOG.
+import { constants, openSync, readSync } from "node:fs";
+import { capGet } from "../../ffi/libc.ts";
 
 export interface KallsymsOptions {
   /** Minimum time between two rebuilds triggered by unknown addresses. */
@@ -12,6 +21,28 @@ export interface KallsymsOptions {
   /** Injected reader (tests); defaults to reading `path`. */
   read?: (path: string) => Uint8Array;
   now?: () => number;
+}
+
+/** A kernel address (as u32 halves) → text, plus why symbols are missing, when they are. */
+export interface Symbolizer {
+  (hi: number, lo: number): string;
+  /** Why addresses stay raw (e.g. "no CAP_SYSLOG: …"), undefined while symbols are available. */
+  unavailable?(): string | undefined;
+}
+
+const CAP_SYSLOG = 34n;
+
+/** Why every /proc/kallsyms address reads 0, for the calling thread's capabilities. */
+function hiddenReason(): string {
+  let syslog = false;
+  try {
+    syslog = ((capGet().effective >> CAP_SYSLOG) & 1n) === 1n;
+  } catch {
+    // no capget: say what a missing capability would explain
+  }
+  return syslog
+    ? "kernel.kptr_restrict=2 hides kernel addresses even from CAP_SYSLOG (every /proc/kallsyms address reads 0)"
+    : "no CAP_SYSLOG: every /proc/kallsyms address reads 0 (kernel.kptr_restrict, kernel.perf_event_paranoid)";
 }
 
 interface Index {
@@ -25,9 +56,31 @@ interface Index {
   count: number;
   loOnly: boolean; // every hi is the same (x86-64: 0xffffffff), search lo alone
   commonHi: number;
+  /** Symbols listed but every address 0: the kernel hides them from this reader. */
+  hidden: boolean;
 }
 
 const CACHE_LIMIT = 100_000;
+const O_CLOEXEC = 0o2000000; // Linux (x86-64, arm64); not in node:fs constants
+/** /proc/kallsyms is ~5–6 MiB; a file past this is not kallsyms. */
+const MAX_KALLSYMS_BYTES = 256 << 20;
+
+/** All of `fd` from offset 0 (positional reads: the descriptor is read again for every rebuild). */
+function readAllFrom(fd: number, path: string): Uint8Array {
+  let buf = new Uint8Array(8 << 20);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (buf.length >= MAX_KALLSYMS_BYTES) throw new Error(`${path}: larger than ${MAX_KALLSYMS_BYTES} bytes`);
+      const bigger = new Uint8Array(buf.length * 2);
+      bigger.set(buf);
+      buf = bigger;
+    }
+    const got = readSync(fd, buf, n, buf.length - n, n);
+    if (got === 0) return buf.subarray(0, n);
+    n += got;
+  }
+}
 
 function hexVal(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -105,13 +158,14 @@ export function parseKallsyms(buf: Uint8Array): Index {
   const idx: Index = {
     hi: new Uint32Array(n), lo: new Uint32Array(n), nameOff: new Uint32Array(n), nameLen: new Uint16Array(n),
     modOff: new Uint32Array(n), modLen: new Uint16Array(n), names: names.slice(0, namesUsed), count: n,
-    loOnly: true, commonHi: n ? hiA[order[0]] : 0,
+    loOnly: true, commonHi: n ? hiA[order[0]] : 0, hidden: n > 0,
   };
   for (let k = 0; k < n; k++) {
     const s = order[k];
     idx.hi[k] = hiA[s]; idx.lo[k] = loA[s]; idx.nameOff[k] = nOff[s]; idx.nameLen[k] = nLen[s];
     idx.modOff[k] = mOff[s]; idx.modLen[k] = mLen[s];
     if (hiA[s] !== idx.commonHi) idx.loOnly = false;
+    if (hiA[s] !== 0 || loA[s] !== 0) idx.hidden = false;
   }
   return idx;
 }
@@ -147,20 +201,45 @@ export class Kallsyms {
   private readonly refreshMinMs: number;
   private readonly maxOffset: number;
   private readonly reader: (path: string) => Uint8Array;
+  /** The descriptor every rebuild reads (see the top of the file); -1 until opened. */
+  private fd = -1;
   private readonly injected: KallsymsOptions["read"];
   private readonly now: () => number;
+  private unreadable: string | undefined;
+  /** Why the addresses are hidden, worked out when the index is built (capabilities may drop later). */
+  private hiddenWhy: string | undefined;
+  /** symbolize() as a free function that also tells whether symbols are available. */
+  readonly symbolizer: Symbolizer = Object.assign((hi: number, lo: number) => this.symbolize(hi, lo), {
+    unavailable: () => this.unavailable(),
+  });
 
   constructor(private readonly path: string, opts: KallsymsOptions = {}) {
     this.refreshMinMs = opts.refreshMinMs ?? 30_000;
     this.maxOffset = opts.maxOffset ?? 0x100000;
     this.injected = opts.read;
-    this.reader = opts.read ?? ((p) => readFileSync(p));
+    this.reader = opts.read ?? ((p) => readAllFrom(this.held(p), p));
     this.now = opts.now ?? (() => performance.now());
+  }
+
+  /** Whether the index has been built (by a lookup or preload). */
+  get loaded(): boolean {
+    return this.idx !== null;
   }
 
   /** Number of text symbols indexed (loads the index). */
   get size(): number {
     return this.index().count;
+  }
+
+  /**
+   * Why addresses cannot be symbolized ("no CAP_SYSLOG: …", "cannot read …"), or undefined when
+   * they can. Loads the index.
+   */
+  unavailable(): string | undefined {
+    const idx = this.index();
+    if (this.unreadable) return this.unreadable;
+    if (idx.count === 0) return `no text symbols in ${this.path}`;
+    return idx.hidden ? (this.hiddenWhy ??= hiddenReason()) : undefined;
   }
 
   /** "name+0xoff" (plus " [module]"), or the hex address when no symbol covers it. */
@@ -206,12 +285,30 @@ export class Kallsyms {
   async preload(): Promise<void> {
     if (this.idx) return;
     let bytes: Uint8Array | undefined;
-    if (this.injected === undefined) bytes = await Bun.file(this.path).bytes().catch(() => undefined);
+    if (this.injected === undefined) {
+      bytes = await Bun.file(this.path).bytes().catch(() => undefined);
+      // Open the descriptor for later rebuilds now, while the agent holds what it started with.
+      if (bytes) {
+        try {
+          this.held(this.path);
+        } catch {
+          // readable a moment ago: a later rebuild retries and says why if it fails
+        }
+      }
+    }
     if (this.idx) return; // built meanwhile by a synchronous lookup
     if (bytes) {
       this.lastLoad = this.now();
+      this.unreadable = undefined;
       this.idx = parseKallsyms(bytes);
+      this.hiddenWhy = this.idx.hidden ? hiddenReason() : undefined;
     } else this.index();
+  }
+
+  /** The descriptor of `path`, opened on first use and kept for the life of the process. */
+  private held(path: string): number {
+    if (this.fd < 0) this.fd = openSync(path, constants.O_RDONLY | O_CLOEXEC);
+    return this.fd;
   }
 
   /** Drop the index; the next lookup reloads it. */
@@ -225,7 +322,10 @@ export class Kallsyms {
       this.lastLoad = this.now();
       try {
         this.idx = parseKallsyms(this.reader(this.path));
-      } catch {
+        this.unreadable = undefined;
+        this.hiddenWhy = this.idx.hidden ? hiddenReason() : undefined;
+      } catch (err) {
+        this.unreadable = `cannot read ${this.path}: ${(err as Error).message}`;
         this.idx = parseKallsyms(new Uint8Array(0)); // unreadable: every address stays hex
       }
     }

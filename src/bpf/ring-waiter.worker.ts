@@ -9,7 +9,12 @@
 // It must be an extra entrypoint of `bun build --compile` (see the Makefile).
 import { workerData } from "node:worker_threads";
 import { EINTR, EPOLL_EVENT_SIZE, epollWait } from "../../ffi/libc.ts";
+import { dropToThisThread } from "../privileges/capabilities.ts";
 import type { RingWaiterInit, RingWaiterMessage } from "./waiter-thread.ts";
+
+// epoll_wait on fds it was handed needs no privilege: this thread gives up every capability it
+// was started with (capabilities are per thread; the main thread drops its own after start-up).
+dropToThisThread(0n);
 
 const init = workerData as RingWaiterInit;
 const ctl = new Int32Array(init.ctl);

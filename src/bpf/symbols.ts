@@ -11,3 +11,18 @@ export function sharedKallsyms(path: string): Kallsyms {
   }
   return k;
 }
+
+/**
+ * Kernel symbols as the probes see them, for GET /v1/probes: "available", "unavailable: <why>",
+ * or undefined when no running probe has needed them yet (nothing is loaded to tell).
+ */
+export function kernelSymbolsState(): string | undefined {
+  let state: string | undefined;
+  for (const k of shared.values()) {
+    if (!k.loaded) continue;
+    const why = k.unavailable();
+    if (why) return `unavailable: ${why}`;
+    state = "available";
+  }
+  return state;
+}

@@ -37,7 +37,7 @@ export const RUNTIME_CGROUP = section(
     LimitCPU: key.positive(2.0, { aliases: ["Runtime.CPULimitCores"] }),
     LimitMem: key.positive(2048, { aliases: ["Runtime.MemoryLimitMiB"] }),
   },
-  { aliases: ["Runtime"], pending: true },
+  { aliases: ["Runtime"] },
 );
 
 // HUATUO's [HTTPServer] keys map onto [Kpulse] and [EventsWatch]; EnableRetry is never read there either.
@@ -209,6 +209,11 @@ export const KPULSE = section("Kpulse", {
    */
   BpfProgramStats: key.bool(true),
   /**
+   * Once every probe has settled, drop the capabilities no loaded probe uses at run time
+   * (src/privileges/). Off only to troubleshoot.
+   */
+  DropCapabilities: key.bool(true),
+  /**
    * The instance lock (flock'd pidfile): "" = `<Storage.LocalFile.Path>/kpulse.pid` (none when
    * local files are off). A second agent finding it locked refuses to start.
    */
@@ -218,6 +223,12 @@ export const KPULSE = section("Kpulse", {
     check: (v) =>
       parseListenAddress(v) ? undefined : `must be "host:port" (e.g. ":19704" or "127.0.0.1:19704"), got ${JSON.stringify(v)}`,
   }),
+  /**
+   * TLS and authentication of the HTTP endpoint: a web config file in the Prometheus
+   * exporter-toolkit format (src/server/web-config.ts); "" = plain HTTP, no authentication.
+   * `--web.config.file` overrides it. Its content is checked where the config is loaded.
+   */
+  WebConfigFile: key.string(""),
 });
 
 /** Known-issue tables shared by every autotracing / event tracer. */

@@ -11,6 +11,16 @@ import type { CgroupDriver } from "./pods.ts";
 import { ContainerRegistry } from "./registry.ts";
 import type { Container } from "./types.ts";
 
+/**
+ * What container tracking still needs once the agent drops its capabilities. Not CAP_SYS_ADMIN:
+ * containers found after the drop get no netns cookie (setns needs it) and are matched by the
+ * namespace inode instead.
+ */
+export const CONTAINER_TRACKING_NEEDS = {
+  name: "containers",
+  runtimeCapabilities: { CAP_SYS_PTRACE: "the network namespace (/proc/<pid>/ns/net) of container processes owned by other users" },
+};
+
 export interface ContainerSettings {
   kubelet: Omit<KubeletOptions, "timeoutMs" | "maxBodyBytes"> | undefined;
   containerdStateDir: string;
@@ -93,7 +103,8 @@ export function containerJson(c: Container): Record<string, unknown> {
     qos: c.qos,
     init_pid: c.initPid,
     net_namespace_inum: c.netnsInum,
-    net_namespace_cookie: c.netnsCookie,
+    // A number, as HUATUO's; cookies count namespaces created since boot, far below 2^53.
+    net_namespace_cookie: c.netnsCookie ? Number(c.netnsCookie) : 0,
     host_network: c.hostNetwork,
     cgroup_path: c.cgroupPath,
     cgroup_ids: c.cgroupIds,

@@ -84,7 +84,7 @@ export class ProbeManager {
         // Stamp the name on the probe's own (fresh) object: no copy per event.
         emit: (ev) => {
           (ev as ProbeEvent).tracerName = tracerName;
-          if (!ev.container) {
+          if (!ev.container && containers.all().length > 0) {
             const id = ev.identity ?? identityFromEventData(ev.data);
             const c = id && containers.resolve(id);
             if (c) ev.container = containerRef(c);
@@ -100,6 +100,11 @@ export class ProbeManager {
       status.reason = errorText(err);
       log.warn(`probe ${status.status}, the others keep running`, { reason: status.reason });
     }
+  }
+
+  /** Definitions of the probes that are loaded and running now. */
+  loadedDefinitions(): ProbeDefinition[] {
+    return this.entries.filter((e) => e.status.status === "loaded" && e.instance).map((e) => e.def);
   }
 
   statuses(): ProbeStatus[] {

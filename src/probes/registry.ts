@@ -3,6 +3,7 @@
 // header when it needs BPF, its tests, and one entry here. Nothing else in the tree names it.
 import { arpProbe } from "./arp/index.ts";
 import { conntrackProbe } from "./conntrack/index.ts";
+import { cpuStatProbe } from "./cpu_stat/index.ts";
 import { cpuUtilProbe } from "./cpu_util/index.ts";
 import { diskioProbe } from "./diskio/index.ts";
 import { dropwatchProbe } from "./dropwatch/index.ts";
@@ -50,7 +51,7 @@ import type { ProbeDefinition } from "./types.ts";
 
 export const probeTable: readonly ProbeDefinition[] = [
   // HUATUO metric collectors
-  cpuUtilProbe, loadavgProbe, softirqProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
+  cpuUtilProbe, cpuStatProbe, loadavgProbe, softirqProbe, memoryVmstatProbe, memoryBuddyinfoProbe, memoryEventsProbe, diskioProbe,
   mountpointPermProbe, netdevProbe, netdevQdiscProbe, netdevDcbProbe, arpProbe, netstatProbe, sockstatProbe,
   tcpMemoryProbe,
   // KubeSkoop's procfs probes, under their own names

@@ -6,6 +6,7 @@ import { NO_CONTAINERS, type ContainerView } from "../containers/types.ts";
 import type { ProbeEvent } from "../events/record.ts";
 import type { Logger } from "../log.ts";
 import type { HistogramSample, Sample } from "../metrics/sample.ts";
+import type { CapabilityName } from "../privileges/capabilities.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 
 export type ProbeKind = "metric" | "event" | "autotracing";
@@ -51,9 +52,18 @@ export interface ProbeDefinition<C = unknown> {
   tracerName?: string;
   /** Its TOML section; the loader accepts exactly these keys there. */
   config?: SectionSpec<C>;
+  /**
+   * Capabilities the probe still uses once running (on scrape, per event), each with why. After
+   * start-up the agent drops every capability no loaded probe lists here (src/privileges/).
+   * Start-up needs (loading BPF: CAP_BPF, CAP_PERFMON) are not listed.
+   */
+  runtimeCapabilities?: RuntimeCapabilities;
   /** Load and start. Throw ProbeUnsupportedError when the host lacks what it needs. */
   create(ctx: ProbeContext<C>): Promise<ProbeInstance> | ProbeInstance;
 }
+
+export type RuntimeCapabilities = Readonly<Partial<Record<CapabilityName, string>>>;
+
 
 /** Identity helper that lets TypeScript infer C from the config section. */
 export function defineProbe<C>(def: ProbeDefinition<C>): ProbeDefinition<C> {

@@ -9,6 +9,9 @@ import type { Logger } from "../log.ts";
 import { HttpRequestMetrics, UNMATCHED_ROUTE } from "../self-metrics.ts";
 import { errorResponse } from "./errors.ts";
 import { createWatchRoute, type WatchOptions, type WatchStats } from "./watch.ts";
+import { Authenticator } from "./web-auth.ts";
+import type { WebConfig } from "./web-config.ts";
+import { webGuard } from "./web-guard.ts";
 
 export interface VersionInfo {
   name: string;
@@ -26,6 +29,8 @@ export interface AppDeps {
   probes(): readonly object[];
   /** Rows of GET /v1/containers (each with an `id`), shaped by the container tracker; none when absent. */
   containers?(): readonly { id: string }[];
+  /** The agent's capability state, served next to `data` in GET /v1/probes. */
+  capabilities?(): object;
   bus: EventBus;
   /** The watch stream's settings (src/server/watch.ts). */
   watch: Omit<WatchOptions, "bus" | "log">;
@@ -37,11 +42,15 @@ export interface AppDeps {
   idleTimeoutSec?: number;
   /** Where request counts and durations go (rendered with the self metrics); a fresh one if absent. */
   httpMetrics?: HttpRequestMetrics;
+  /** TLS, authentication and response headers for every route (web-config.ts); none: plain HTTP, open. */
+  web?: WebConfig;
 }
 
 export interface RunningServer {
   port: number;
   hostname: string;
+  /** "https" when the web config sets TLS. */
+  scheme: "http" | "https";
   stop(): Promise<void>;
 }
 
@@ -88,10 +97,13 @@ export function createApp(deps: AppDeps): KpulseApp {
     // After next(), routeIndex points at the last handler that ran: the route's, or still this
     // middleware when nothing matched (Hono then answered with notFound).
     const route = matchedRoutes(c)[c.req.routeIndex];
-    const pattern = route && route.handler !== recordRequest ? route.path : UNMATCHED_ROUTE;
+    const pattern = route && route.handler !== recordRequest && route.handler !== guard ? route.path : UNMATCHED_ROUTE;
     httpMetrics.record(pattern, c.req.method, c.res.status, (performance.now() - began) / 1000);
   };
   app.use("*", recordRequest);
+  // Authentication after the request metrics (refusals are counted, as route "unmatched"), before every route.
+  const guard = deps.web && webGuard({ auth: new Authenticator(deps.web.basicAuthUsers, deps.web.bearerTokens), ...deps.web });
+  if (guard) app.use("*", guard);
 
   app.get("/healthz", (c) => c.body(null, 204));
   app.get("/readyz", (c) => {
@@ -126,7 +138,7 @@ export function createApp(deps: AppDeps): KpulseApp {
     });
   });
 
-  app.get("/v1/probes", (c) => c.json({ data: deps.probes() }));
+  app.get("/v1/probes", (c) => c.json(deps.capabilities ? { data: deps.probes(), capabilities: deps.capabilities() } : { data: deps.probes() }));
 
   // The containers kpulse knows; ?container_id= picks one (HUATUO's /containers/json too).
   const containers = (c: Context) => {
@@ -151,8 +163,13 @@ export function createApp(deps: AppDeps): KpulseApp {
 
   function serve(listen: string): RunningServer {
     const { hostname, port } = parseListen(listen);
+    const tls = deps.web?.tls;
     const options = {
       port,
+      // A client certificate is verified during the handshake: requestCert with rejectUnauthorized.
+      ...(tls && {
+        tls: { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: tls.requestCert, rejectUnauthorized: true, secureOptions: tls.secureOptions },
+      }),
       idleTimeout: deps.idleTimeoutSec ?? IDLE_TIMEOUT_SEC,
       maxRequestBodySize: MAX_BODY,
       fetch: (req: Request, server: unknown) => app.fetch(req, server),
@@ -167,10 +184,11 @@ export function createApp(deps: AppDeps): KpulseApp {
         server = Bun.serve({ ...options, hostname: "0.0.0.0" });
       }
     }
-    log.info("http server listening", { address: `${server.hostname}:${server.port}` });
+    log.info("http server listening", { address: `${server.hostname}:${server.port}`, scheme: tls ? "https" : "http" });
     return {
       port: server.port ?? port,
       hostname: server.hostname ?? hostname,
+      scheme: tls ? "https" : "http",
       async stop() {
         watch.closeAll();
         await server.stop(true);

@@ -3,8 +3,9 @@
 // "/etc/passwd", a read-only or foreign directory, or /proc) and at start, where the directory
 // is created (the loader only looks: `kpulse check` changes nothing). A directory that becomes
 // unwritable later is the sink's business: it counts and reports, see localfile.ts.
-import { accessSync, constants, mkdirSync, realpathSync, statfsSync, statSync, type Stats } from "node:fs";
+import { accessSync, constants, realpathSync, statfsSync, statSync, type Stats } from "node:fs";
 import { dirname, relative, resolve } from "node:path";
+import { makeEventDir } from "./file-modes.ts";
 
 /** statfs f_type of file systems that hold no files of ours (pseudo file systems). */
 const PSEUDO_FS: ReadonlyMap<number, string> = new Map([
@@ -98,12 +99,12 @@ export function pidFileProblem(path: string): string | undefined {
   return issue && `must be a file in a writable directory, but ${issue}`;
 }
 
-/** At start: check, create (mode 0755) and check again; the problem (as localDirProblem), or undefined when ready. */
+/** At start: check, create (mode 0750, file-modes.ts) and check again; the problem (as localDirProblem), or undefined when ready. */
 export function prepareLocalDir(path: string): string | undefined {
   const before = localDirProblem(path);
   if (before) return before;
   try {
-    mkdirSync(path, { recursive: true, mode: 0o755 });
+    makeEventDir(path);
   } catch (e) {
     return `must be a writable directory, but it cannot be created: ${(e as Error).message}`;
   }

@@ -26,7 +26,6 @@ import {
   fstatSync,
   ftruncateSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readSync,
@@ -41,6 +40,7 @@ import { documentJson } from "../events/format.ts";
 import type { EventRecord } from "../events/record.ts";
 import { rotationStamp } from "../events/time.ts";
 import { silentLogger, type Logger } from "../log.ts";
+import { makeEventDir, openEventFileSync } from "./file-modes.ts";
 
 const MiB = 1024 * 1024;
 /** Bytes per write (a chunk holds at least one line, however long). */
@@ -209,8 +209,8 @@ export class LocalFileWriter {
   }
 
   private open(name: string, path: string): OpenFile {
-    mkdirSync(this.opts.dir, { recursive: true, mode: 0o755 });
-    const fd = openSync(path, "a+", 0o644); // O_RDWR|O_CREAT|O_APPEND: read to find a torn tail
+    makeEventDir(this.opts.dir);
+    const fd = openEventFileSync(path, "a+"); // O_RDWR|O_CREAT|O_APPEND: read to find a torn tail
     try {
       this.repairTail(fd, fstatSync(fd).size, path);
       const st = fstatSync(fd);

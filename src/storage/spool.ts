@@ -31,7 +31,6 @@ import {
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -44,6 +43,7 @@ import {
 import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../log.ts";
+import { EVENT_FILE_MODE, makeEventDir, openEventFile } from "./file-modes.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -117,7 +117,7 @@ export class Spool {
     this.maxBytes = opts.maxBytes;
     this.segmentBytes = opts.segmentBytes ?? Math.min(64 * MiB, Math.max(64 * KiB, Math.floor(opts.maxBytes / 16)));
     this.log = opts.log;
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    makeEventDir(this.dir);
     this.recovery = this.open();
   }
 
@@ -249,7 +249,7 @@ export class Spool {
     await this.closeTail();
     const seq = this.nextSeq++;
     const seg: Segment = { seq, path: segmentPath(this.dir, seq), size: 0, lines: 0 };
-    this.tailFd = await open(seg.path, "a", 0o644);
+    this.tailFd = await openEventFile(seg.path, "a");
     this.segs.push(seg);
     // The new name must survive a crash too.
     try {
@@ -388,7 +388,7 @@ export class Spool {
         return;
       }
       // A stale or lost cursor only means lines are sent again (idempotent): no fsync needed.
-      writeFileSync(path + ".tmp", `${s.seq} ${this.headOff}\n`);
+      writeFileSync(path + ".tmp", `${s.seq} ${this.headOff}\n`, { mode: EVENT_FILE_MODE });
       renameSync(path + ".tmp", path);
     } catch (e) {
       this.log?.warn("spool: cannot save the cursor; lines may be sent again after a restart", { err: String(e) });
@@ -593,7 +593,7 @@ export class DeadLetterFile {
   }
 
   private async openFile() {
-    this.fh = await open(this.path, "a", 0o644);
+    this.fh = await openEventFile(this.path, "a");
     this.size = (await this.fh.stat()).size;
   }
 

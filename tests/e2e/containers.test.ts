@@ -73,7 +73,7 @@ SyncInterval = 1
     expect(c.cgroup_ids.cpu).toBe(statSync(join(CGROUP_V1, "cpu", c.cgroup_path)).ino);
     expect(c.net_namespace_inum).toBe(statSync(`/proc/${webPid}/ns/net`).ino);
     expect(c.net_namespace_inum).not.toBe(statSync("/proc/self/ns/net").ino);
-    expect(c.net_namespace_cookie).toMatch(/^[1-9]\d*$/);
+    expect(c.net_namespace_cookie).toBeGreaterThan(0);
     expect(c.host_network).toBe(false);
     expect(c.labels.HostNamespace).toBe("default"); // the containerd namespace, without Kubernetes
     // The kubelet being down is a warning, not a failure.
@@ -101,7 +101,7 @@ SyncInterval = 1
       expect(ce.data.tracer_data.net_namespace_inum).toBe(statSync(`/proc/${webPid}/ns/net`).ino);
       // The kernel's cookie in the event is the one kpulse read for the container (SO_NETNS_COOKIE).
       const listed = (await containers(agent)).find((c) => c.id === web.id);
-      expect(String(ce.data.tracer_data.net_namespace_cookie)).toBe(listed.net_namespace_cookie);
+      expect(ce.data.tracer_data.net_namespace_cookie).toBe(listed.net_namespace_cookie);
       expect(ce.data).toMatchObject({ container_id: web.id, container_hostname: "web-0", container_host_namespace: "shop", container_type: "normal", container_qos: "burstable" });
       // The same drop on the host belongs to no container.
       const hostPort = await closedUdpPort();

@@ -8,18 +8,11 @@
 // KPULSE_BIN runs another binary than build/kpulse (e.g. a developer's own build).
 import { probeTable } from "../../src/probes/registry.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { ROOT, startAgent, waitFor, type Agent } from "./agent.ts";
+import { requireTool, startPrometheus, type PrometheusServer } from "./prometheus.ts";
 
 const BINARY = process.env.KPULSE_BIN ? resolve(ROOT, process.env.KPULSE_BIN) : undefined;
-
-function requireTool(name: string): string {
-  const path = Bun.which(name);
-  if (!path) throw new Error(`${name} not found: install the Debian package "prometheus" (make deps does)`);
-  return path;
-}
 
 // ---- our own exposition checks ----
 
@@ -337,93 +330,22 @@ for (const mode of MODES) {
 
 // ---- a real Prometheus ----
 
-/** A TCP port nobody listens on right now (the kernel's choice). */
-function freePort(): number {
-  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = s.port;
-  s.stop(true);
-  return port;
-}
-
-interface PromResult {
-  metric: Record<string, string>;
-  value: [number, string];
-}
-
 describe("a real Prometheus scrapes kpulse", () => {
   let agent: Agent;
-  let prom: ReturnType<typeof Bun.spawn> | undefined;
-  let promDir: string;
-  let promUrl: string;
-  let promOut = "";
+  let prom: PrometheusServer;
   let agentStarted: number;
-
-  const api = async (path: string) => {
-    const r = await fetch(`${promUrl}${path}`);
-    const body = (await r.json()) as { status: string; data: any; error?: string };
-    if (body.status !== "success") throw new Error(`${path}: ${body.error ?? r.status}`);
-    return body.data;
-  };
-  const query = async (q: string): Promise<PromResult[]> => (await api(`/api/v1/query?query=${encodeURIComponent(q)}`)).result;
+  const api = (path: string) => prom.api(path);
+  const query = (q: string) => prom.query(q);
 
   beforeAll(async () => {
     agentStarted = Date.now() / 1000;
     agent = await startAgent({ binary: BINARY, config: "" });
-    const agentPort = new URL(agent.url).port;
-    promDir = mkdtempSync(join(tmpdir(), "kpulse-prometheus-"));
-    writeFileSync(
-      join(promDir, "prometheus.yml"),
-      [
-        "global:",
-        "  scrape_interval: 1s",
-        "  scrape_timeout: 1s",
-        "  evaluation_interval: 1s",
-        "scrape_configs:",
-        "  - job_name: kpulse",
-        "    static_configs:",
-        `      - targets: ["127.0.0.1:${agentPort}"]`,
-        "",
-      ].join("\n"),
-    );
-    const bin = requireTool("prometheus");
-    // The port is free when chosen; if another process takes it first, Prometheus exits: try again.
-    for (let attempt = 1; ; attempt++) {
-      const port = freePort();
-      promUrl = `http://127.0.0.1:${port}`;
-      promOut = "";
-      const p = Bun.spawn(
-        [bin, `--config.file=${join(promDir, "prometheus.yml")}`, `--storage.tsdb.path=${join(promDir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
-        { cwd: promDir, stdout: "pipe", stderr: "pipe" },
-      );
-      prom = p;
-      void (async () => {
-        for await (const chunk of p.stderr as ReadableStream<Uint8Array>) promOut += new TextDecoder().decode(chunk);
-      })();
-      try {
-        await waitFor("Prometheus to be ready", async () => {
-          if (p.exitCode !== null) throw new Error(`prometheus exited ${p.exitCode}:\n${promOut}`);
-          return (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200 || undefined;
-        }, 30_000);
-        break;
-      } catch (err) {
-        if (attempt >= 3 || p.exitCode === null) throw err;
-      }
-    }
-    // The first scrape lands a few seconds after start even at 1 s: wait for the target, then data.
-    await waitFor("the kpulse target to be up", async () => {
-      const t = (await api("/api/v1/targets")).activeTargets as { health: string; lastError: string }[];
-      return t.length === 1 && t[0]!.health === "up" ? true : undefined;
-    }, 30_000, 200);
+    prom = await startPrometheus({ targets: [new URL(agent.url).host] });
     await waitFor("kpulse_probe_up in Prometheus", async () => ((await query("kpulse_probe_up")).length > 0 ? true : undefined), 30_000, 200);
   }, 90_000);
 
   afterAll(async () => {
-    if (prom && prom.exitCode === null) {
-      prom.kill("SIGTERM");
-      const code = await Promise.race([prom.exited, Bun.sleep(10_000).then(() => "timeout")]);
-      if (code === "timeout") prom.kill("SIGKILL");
-    }
-    if (promDir) rmSync(promDir, { recursive: true, force: true });
+    await prom?.stop();
     await agent?.stop();
   });
 
@@ -469,7 +391,7 @@ describe("a real Prometheus scrapes kpulse", () => {
   });
 
   test("Prometheus saw no duplicate or out-of-order samples in the scrapes", async () => {
-    const own = await (await fetch(`${promUrl}/metrics`)).text();
+    const own = await (await fetch(`${prom.url}/metrics`)).text();
     for (const name of ["prometheus_target_scrapes_sample_duplicate_timestamp_total", "prometheus_target_scrapes_sample_out_of_order_total"]) {
       const v = Number(new RegExp(`^${name} (\\S+)$`, "m").exec(own)?.[1]);
       expect({ name, v }).toEqual({ name, v: 0 });

@@ -232,3 +232,23 @@ describe("kubelet client against a hostile server", () => {
     expect(err.refused).toBe(true);
   });
 });
+
+describe("--enable-cgroup on a cgroup v2 tree (fixture files stand in for cgroupfs)", () => {
+  test("cpu.max and memory.max are written, the pid moved in, and moved back on release", async () => {
+    const { enterSelfCgroup } = await import("../../src/self-cgroup.ts");
+    const { createLogger } = await import("../../src/log.ts");
+    const root = tree("selfv2", { "sys/fs/cgroup/cgroup.controllers": "cpu memory", "sys/fs/cgroup/user.slice/cgroup.procs": "", "proc/77/cgroup": "0::/user.slice\n" });
+    const lines: string[] = [];
+    const g = enterSelfCgroup(procfsRoot(root), { initCpuCores: 0.5, memMiB: 64 }, createLogger("info", (l) => lines.push(l)), 77);
+    const dir = join(root, "sys/fs/cgroup/kpulse");
+    const read = (f: string) => Bun.file(join(dir, f)).text();
+    expect(g.dirs).toEqual([dir]);
+    expect(await read("cpu.max")).toBe("50000 100000");
+    expect(await read("memory.max")).toBe(String(64 << 20));
+    expect(await read("cgroup.procs")).toBe("77");
+    g.setCpu(2);
+    expect(await read("cpu.max")).toBe("200000 100000");
+    g.release();
+    expect(await Bun.file(join(root, "sys/fs/cgroup/user.slice/cgroup.procs")).text()).toBe("77");
+  });
+});

@@ -100,7 +100,7 @@ describe.each(FIXTURE_PROBES.map((d) => [d.name, d] as const))("fixture %s", (na
 test("memory_events is not a procfs probe (no host file, so no fixture output)", () => {
   expect(memoryEventsProbe.kind).toBe("metric");
   expect(memoryEventsProbe.source.startsWith("procfs")).toBe(false);
-  expect(memoryEventsProbe.source).toContain("no container source yet");
+  expect(memoryEventsProbe.source).toBe("cgroup <container>/memory.events (containers only)");
 });
 
 // ── cpu_util ────────────────────────────────────────────────────────────────────────────────

@@ -59,7 +59,7 @@ async function until(cond: () => boolean, ms = 5000) {
 }
 
 describe("LocalFileWriter", () => {
-  test("one NDJSON file per tracer, HUATUO naming, dir 0755", () => {
+  test("one NDJSON file per tracer, HUATUO naming, dir 0750, files 0640", () => {
     const sub = join(dir, "huatuo-local");
     const w = new LocalFileWriter({ dir: sub, rotationSizeMiB: 1, maxRotation: 2 });
     const a = [rec("oom", { victim: "x\ny" }), rec("oom", { n: 2 })];
@@ -68,7 +68,8 @@ describe("LocalFileWriter", () => {
     w.append("hungtask", [...b]);
     w.close();
     expect(readdirSync(sub).sort()).toEqual(["hungtask", "oom"]);
-    expect(statSync(sub).mode & 0o777).toBe(0o755);
+    expect(statSync(sub).mode & 0o777).toBe(0o750);
+    expect(statSync(join(sub, "oom")).mode & 0o777).toBe(0o640);
     expect(lines(join(sub, "oom"))).toEqual(a.map(doc));
     expect(lines(join(sub, "hungtask"))).toEqual(b.map(doc));
     expect(readFileSync(join(sub, "oom"), "utf8").split("\n")).toHaveLength(3); // 2 lines + trailing ""
@@ -447,10 +448,11 @@ describe("the local-file directory, checked at load and at start", () => {
     expect(prepareLocalDir(join(ro, "sub"))).toContain("cannot be created: EROFS");
   });
 
-  test("prepareLocalDir creates the directory 0755", () => {
+  test("prepareLocalDir creates the directory 0750 (and its parents)", () => {
     const p = join(dir, "x/y");
     expect(prepareLocalDir(p)).toBeUndefined();
-    expect(statSync(p).mode & 0o777).toBe(0o755);
+    expect(statSync(p).mode & 0o777).toBe(0o750);
+    expect(statSync(join(dir, "x")).mode & 0o777).toBe(0o750);
   });
 
   test("the pidfile path: \"\" means <Path>/kpulse.pid, none without local files", () => {

@@ -25,11 +25,12 @@ const SEED = Number(process.env.KPULSE_FUZZ_SEED ?? 20240611);
 const REAL_INPUTS: Record<string, string[]> = {
   arp: ["/proc/net/arp", "/proc/net/stat/arp_cache"],
   conntrack: ["/proc/net/stat/nf_conntrack", "/proc/sys/net/netfilter/nf_conntrack_count", "/proc/sys/net/netfilter/nf_conntrack_max"],
+  cpu_stat: ["/sys/fs/cgroup/cpu,cpuacct/cpu.stat", "/sys/fs/cgroup/cpu.stat"],
   cpu_util: ["/proc/stat"],
   diskio: ["/proc/diskstats"],
   io: ["/proc/self/io"],
   ipvs: ["/proc/net/ip_vs_stats"],
-  loadavg: ["/proc/loadavg"],
+  loadavg: ["/proc/loadavg", "/proc/self/stat", "/sys/fs/cgroup/cpu,cpuacct/tasks"],
   memory_buddyinfo: ["/proc/buddyinfo"],
   memory_events: ["/sys/fs/cgroup/memory.events"],
   memory_vmstat: ["/proc/vmstat", "/sys/fs/cgroup/memory.stat"],

@@ -13,10 +13,16 @@
 // Like HUATUO a new value is computed at most once per second; a faster scrape gets the previous
 // one. The first scrape has no previous reading and reports the average since boot (the deltas
 // from zero), so one /proc/stat gives a well-defined value (the fixture tests rely on it).
-// Containers (cpuacct / cpu.stat, cpu_util_container_*) need a container source: not yet.
+// Containers (normal and sidecar, as HUATUO): cpu_util_container_{cores,usr,sys,total}, see
+// containers.ts.
 import { readFile } from "node:fs/promises";
+import { asContainer, ContainerWalk } from "../../containers/series.ts";
+import type { Container } from "../../containers/types.ts";
 import type { Sample } from "../../metrics/sample.ts";
-import { defineProbe } from "../types.ts";
+import { onlineCpus } from "../../procfs/cpus.ts";
+import { containersOf, defineProbe, type ProbeContext, type ProbeInstance } from "../types.ts";
+import { readCpuCores, readCpuUsage } from "./cgroup.ts";
+import { ContainerCpuTracker, type ContainerCpuUtil } from "./containers.ts";
 import { BOOT, parseProcStatCpu, totalTicks, type CpuTimes } from "./parse.ts";
 
 export interface CpuUtil {
@@ -79,23 +85,57 @@ function samplesOf(u: CpuUtil): Sample[] {
   ];
 }
 
+function containerSamples(u: ContainerCpuUtil, c: Container): Sample[] {
+  const samples: Sample[] = [{ name: "cores", help: "cpu core number for the containers", type: "gauge", value: u.cores }];
+  if (u.usr !== undefined && u.sys !== undefined && u.total !== undefined) {
+    samples.push(
+      { name: "usr", help: "cpu usr for the containers", type: "gauge", value: u.usr },
+      { name: "sys", help: "cpu sys for the containers", type: "gauge", value: u.sys },
+      { name: "total", help: "cpu total for the containers", type: "gauge", value: u.total },
+    );
+  }
+  return asContainer(samples, c);
+}
+
+/** The probe's instance; `now` (monotonic ms) is replaceable so tests can step time. */
+export function cpuUtilInstance(ctx: ProbeContext<unknown>, now: () => number = () => performance.now()): ProbeInstance {
+  const path = ctx.procfs.proc("stat");
+  const tracker = new CpuUtilTracker();
+  const view = containersOf(ctx);
+  const perContainer = new ContainerCpuTracker();
+  const walk = new ContainerWalk(ctx.log, "cpu_util");
+
+  async function containerSeries(): Promise<Sample[]> {
+    const list = view.forMetrics(["normal", "sidecar"]);
+    perContainer.retain(list);
+    if (list.length === 0) return [];
+    const online = await onlineCpus(ctx.procfs);
+    return walk.samples(list, (c) => {
+      const cached = perContainer.fresh(c, now());
+      if (cached) return containerSamples(cached, c);
+      const usage = readCpuUsage(view, c);
+      if (usage === undefined) return undefined;
+      const cores = readCpuCores(view, c, online);
+      return containerSamples(perContainer.update(c, now(), usage, cores), c);
+    });
+  }
+
+  return {
+    async collect(): Promise<Sample[]> {
+      const containers = await containerSeries();
+      const cached = tracker.fresh(now());
+      if (cached) return [...samplesOf(cached), ...containers];
+      const times = parseProcStatCpu(await readFile(path, "utf8"), path);
+      return [...samplesOf(tracker.update(now(), times, path)), ...containers];
+    },
+    stop() {},
+  };
+}
+
 export const cpuUtilProbe = defineProbe({
   name: "cpu_util",
   kind: "metric",
-  source: "procfs /proc/stat (aggregate cpu line; first scrape: average since boot)",
+  source: "procfs /proc/stat (aggregate cpu line; first scrape: average since boot); containers: cgroup cpuacct.usage/cpuacct.stat (v1), cpu.stat (v2)",
   defaultEnabled: true,
-
-  create(ctx) {
-    const path = ctx.procfs.proc("stat");
-    const tracker = new CpuUtilTracker();
-    return {
-      async collect(): Promise<Sample[]> {
-        const cached = tracker.fresh(performance.now());
-        if (cached) return samplesOf(cached);
-        const times = parseProcStatCpu(await readFile(path, "utf8"), path);
-        return samplesOf(tracker.update(performance.now(), times, path));
-      },
-      stop() {},
-    };
-  },
+  create: (ctx) => cpuUtilInstance(ctx),
 });

@@ -4,6 +4,7 @@
 // Offsets come from the BTF of the object that was loaded (see bpf/include/dropwatch.h),
 // never from a hand-kept copy: DROPWATCH_FIELDS only states which fields we read and their
 // sizes, and the event-probe kit refuses an object that disagrees.
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, ipAddress, l4ProtocolName, StackSymbolizer, tcpStateName, u64, type Offsets } from "../kit/decoders.ts";
 
 export const DROPWATCH_STACK_DEPTH = 48;
@@ -25,7 +26,7 @@ export interface DecodeDeps {
   /** The reason's group; default: dropReasonGroup(reasonName(reason)). */
   reasonGroup?(reason: number): string;
   /** Kernel address as (high, low) 32-bit halves → "symbol+0xoff". */
-  symbolize(hi: number, lo: number): string;
+  symbolize: Symbolizer;
 }
 
 const IFF_UP = 0x1;

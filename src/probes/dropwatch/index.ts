@@ -37,7 +37,7 @@ export const dropwatchProbe: BpfEventProbeDefinition<DropwatchConfig> = {
       const decoder = new DropwatchDecoder(lease.offsets(DROPWATCH_FIELDS), {
         reasonName: lease.reasonName,
         reasonGroup: lease.reasonGroup,
-        symbolize: (hi, lo) => symbols.symbolize(hi, lo),
+        symbolize: symbols.symbolizer,
       });
       const labels = outcomeLabels(lease.object);
       const outcomes = lease.object.map("kpulse_outcomes");

@@ -185,9 +185,11 @@ class SharedDropObject {
     dv.setBigUint64(field("max_events_per_sec"), BigInt(policy.maxEventsPerSecond), true);
     dv.setUint32(field("netfilter_reason"), this.reasonNumber("NETFILTER_DROP") ?? 0, true);
 
-    // Ordinary locations: one range per function kallsyms knows.
+    // Ordinary locations: one range per function kallsyms knows (none while its addresses are hidden).
     let n = 0;
-    for (const fn of policy.countOnlyLocations) {
+    const noSymbols = policy.countOnlyLocations.length ? kallsyms.unavailable() : undefined;
+    if (noSymbols) problems.push(`CountOnlyLocations not applied, kernel symbols unavailable: ${noSymbols}`);
+    else for (const fn of policy.countOnlyLocations) {
       const r = kallsyms.range(fn);
       if (!r) problems.push(`CountOnlyLocations: no kernel function ${fn} in kallsyms`);
       else if (n >= MAX_RANGES) problems.push(`CountOnlyLocations: more than ${MAX_RANGES} functions, ${fn} ignored`);

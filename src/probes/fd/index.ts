@@ -103,6 +103,10 @@ export const fdProbe = defineProbe({
   kind: "metric",
   source: "procfs /proc/<pid>/fd",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
+  runtimeCapabilities: {
+    CAP_DAC_READ_SEARCH: "lists /proc/<pid>/fd of other users' processes (mode 0500)",
+    CAP_SYS_PTRACE: "reads the fd links of other users' processes (ptrace access)",
+  },
 
   create(ctx) {
     return {

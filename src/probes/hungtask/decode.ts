@@ -1,6 +1,7 @@
 // Turns one `struct hungtask_event` ring record into the hung task's identity and kernel stack
 // (bpf/include/hungtask.h; offsets from the loaded object's BTF). The probe (index.ts) adds the
 // other blocked tasks and the sysctl before the event is saved.
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, StackSymbolizer, type Offsets } from "../kit/decoders.ts";
 
 export const HUNGTASK_STACK_DEPTH = 64;
@@ -24,7 +25,7 @@ export interface HungTask {
 export class HungtaskDecoder {
   private readonly stacks: StackSymbolizer;
 
-  constructor(private readonly o: HungtaskOffsets, symbolize: (hi: number, lo: number) => string) {
+  constructor(private readonly o: HungtaskOffsets, symbolize: Symbolizer) {
     this.stacks = new StackSymbolizer(symbolize);
   }
 

@@ -31,6 +31,10 @@ const base = defineBpfEventProbe({
   name: "hungtask",
   source: "bpf tp_btf/sched_process_hang (fallback: tracepoint sched/sched_process_hang); /proc/<pid>/task/<tid>/stack of D-state tasks",
   defaultEnabled: true,
+  runtimeCapabilities: {
+    CAP_SYS_ADMIN: "reads /proc/<pid>/task/<tid>/stack of the other blocked tasks (the kernel shows kernel stacks only to CAP_SYS_ADMIN)",
+    CAP_SYS_PTRACE: "reads /proc/<pid>/task/<tid>/stack of other users' tasks (ptrace access)",
+  },
   object: objectPath,
   ring: "hungtask_events",
   struct: "hungtask_event",
@@ -39,7 +43,7 @@ const base = defineBpfEventProbe({
   prepare: ({ procfs }) => sharedKallsyms(procfs.proc("kallsyms")).preload(),
   decoder({ offsets, procfs }) {
     const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new HungtaskDecoder(offsets, (hi, lo) => symbols.symbolize(hi, lo));
+    const decoder = new HungtaskDecoder(offsets, symbols.symbolizer);
     return (u8, dv, at) => decoder.decode(u8, dv, at) as unknown as Record<string, unknown>;
   },
 });

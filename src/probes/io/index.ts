@@ -67,6 +67,10 @@ export const ioProbe = defineProbe({
   kind: "metric",
   source: "procfs /proc/<pid>/io",
   defaultEnabled: false, // KubeSkoop's probes are opt-in, as in KubeSkoop: [Kpulse] EnableProbes
+  runtimeCapabilities: {
+    CAP_DAC_READ_SEARCH: "reads /proc/<pid>/io of other users' processes (mode 0400)",
+    CAP_SYS_PTRACE: "reads /proc/<pid>/io of other users' processes (ptrace access)",
+  },
 
   create(ctx) {
     return {

@@ -12,7 +12,7 @@ import type { Logger } from "../../log.ts";
 import type { ProbeEvent } from "../../events/record.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import type { HistogramSample, MetricSample, Sample } from "../../metrics/sample.ts";
-import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition, type ProbeInstance, type ProbeKind } from "../types.ts";
+import { ProbeUnsupportedError, type ProbeContext, type ProbeDefinition, type ProbeInstance, type ProbeKind, type RuntimeCapabilities } from "../types.ts";
 import type { SectionSpec } from "../../config/spec.ts";
 import { readSeries, type MapSeries } from "./bpf-maps.ts";
 import { resolveLayout, u64, type FieldSizes, type Offsets } from "./decoders.ts";
@@ -43,6 +43,8 @@ export interface BpfEventProbeSpec<C, F extends FieldSizes> {
   defaultEnabled: boolean;
   tracerName?: string;
   config?: SectionSpec<C>;
+  /** Capabilities it uses once running (ProbeDefinition.runtimeCapabilities). */
+  runtimeCapabilities?: RuntimeCapabilities;
   /** Path of the embedded .bpf.o (an `import … with { type: "file" }`). */
   object: string;
   /** The BPF_MAP_TYPE_RINGBUF map events leave through. */
@@ -93,6 +95,7 @@ export function defineBpfEventProbe<C, F extends FieldSizes>(spec: BpfEventProbe
     defaultEnabled: spec.defaultEnabled,
     tracerName: spec.tracerName,
     config: spec.config,
+    runtimeCapabilities: spec.runtimeCapabilities,
     create: (ctx) => startBpfEventProbe(ctx, spec),
   };
 }

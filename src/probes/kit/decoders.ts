@@ -2,6 +2,7 @@
 // object's BTF, checked against what the decoder reads), 64-bit values, addresses, socket
 // fields and symbolized kernel stacks. Offsets never come from a hand-kept copy of a C struct.
 import type { FieldLayout } from "../../bpf/btf.ts";
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, ipv4, ipv6, l4ProtocolName, tcpStateName } from "../../util/netfmt.ts";
 
 export { cString, ipv4, ipv6, l4ProtocolName, tcpStateName };
@@ -39,6 +40,9 @@ export function ipAddress(u8: Uint8Array, at: number, family: number): string {
 /** Frames of the tracing machinery itself (the BPF program, the tracepoint glue) lead a stack. */
 const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run|__bpf_trace_|perf_trace_|trace_event_raw_event_|__traceiter_|bpf_get_stack|0x[0-9a-f]+$)/;
 
+/** First line of a stack whose addresses could not be symbolized; the reason follows. */
+export const UNSYMBOLIZED = "(unsymbolized: ";
+
 /** Distinct stacks remembered; stacks repeat heavily and symbolizing each frame is not free. */
 const STACK_CACHE_LIMIT = 4096;
 
@@ -55,8 +59,11 @@ interface CachedStack {
 export class StackSymbolizer {
   private readonly stacks = new Map<number, CachedStack>();
 
-  /** `symbolize(hi, lo)`: a kernel address as 32-bit halves → "symbol+0xoff". */
-  constructor(private readonly symbolize: (hi: number, lo: number) => string) {}
+  /**
+   * `symbolize(hi, lo)`: a kernel address as 32-bit halves → "symbol+0xoff". When it says symbols
+   * are unavailable, stacks keep every raw address under a first line giving the reason.
+   */
+  constructor(private readonly symbolize: Symbolizer) {}
 
   private view: Uint32Array | undefined;
 
@@ -87,11 +94,14 @@ export class StackSymbolizer {
     }
     const raw = v.slice(base, base + words);
     const frames: string[] = [];
+    // Without symbols the tracing frames cannot be told apart: keep every address.
+    const unavailable = this.symbolize.unavailable?.();
+    if (unavailable) frames.push(`${UNSYMBOLIZED}${unavailable})`);
     for (let i = 0; i + 1 < words; i += 2) {
       const lo = raw[i]!, hi = raw[i + 1]!;
       if (lo === 0 && hi === 0) break;
       const frame = this.symbolize(hi, lo);
-      if (frames.length === 0 && TRACING_FRAME.test(frame)) continue;
+      if (!unavailable && frames.length === 0 && TRACING_FRAME.test(frame)) continue;
       frames.push(frame);
     }
     const text = frames.join("\n");

@@ -36,3 +36,30 @@ export function parseLoadAvg(text: string, source = "/proc/loadavg"): LoadAvg {
     lastPid: Number(pid),
   };
 }
+
+/**
+ * The ids of a cgroup's `tasks` (v1) or `cgroup.threads` (v2) file: one thread id per line.
+ * `source` names the file in errors.
+ */
+export function parseTaskIds(text: string, source = "tasks"): number[] {
+  const ids: number[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line === "") return;
+    if (!UINT.test(line) || line.length > 10) throw new Error(`${source}:${i + 1}: not a thread id: ${JSON.stringify(line.slice(0, 32))}`);
+    ids.push(Number(line));
+  });
+  return ids;
+}
+
+/**
+ * The state letter of /proc/<tid>/stat ("1234 (comm) S 1 ..."): the first field after the last
+ * ')' (a comm may contain spaces and parentheses). R running, D uninterruptible, S, I, T, Z, …
+ */
+export function parseTaskState(text: string, source = "/proc/<tid>/stat"): string {
+  const close = text.lastIndexOf(")");
+  const state = close < 0 ? undefined : text.slice(close + 1).trimStart()[0];
+  if (state === undefined || !/^[A-Za-z]$/.test(state)) {
+    throw new Error(`${source}: no task state after "(comm)" in ${JSON.stringify(text.slice(0, 64))}`);
+  }
+  return state;
+}

@@ -2,14 +2,14 @@
 // memory.events (low, high, max, oom, oom_kill, oom_group_kill, …), filtered by
 // [MetricCollector.MemoryEvents] Included / Excluded (matched against the key).
 //
-// HUATUO has no host series for it, and kpulse has no container source yet: this probe therefore
-// emits NOTHING today. What is built is the part that does not depend on containers — the
-// section, the filter and memoryEventSamples() (text → container samples) — so the container
-// source only has to list containers, read `<cgroup>/memory.events` and call it.
+// HUATUO has no host series. The file exists on cgroup v2 (and on v1 only in Didi's kernel): a
+// missing memory.events is skipped silently, as HUATUO ignores ENOENT on v1.
+import { ContainerWalk, readCgroupFile } from "../../containers/series.ts";
+import { containerLabels } from "../../containers/types.ts";
 import { includeExcludeKeys, section } from "../../config/spec.ts";
 import { makeFilter, type NameFilter } from "../../metrics/filter.ts";
 import type { ContainerLabels, Sample } from "../../metrics/sample.ts";
-import { defineProbe } from "../types.ts";
+import { containersOf, defineProbe } from "../types.ts";
 import { parseMemoryEvents } from "./parse.ts";
 
 export const MEMORY_EVENTS_CONFIG = section("MetricCollector.MemoryEvents", includeExcludeKeys());
@@ -26,17 +26,22 @@ export function memoryEventSamples(text: string, path: string, keep: NameFilter,
 export const memoryEventsProbe = defineProbe({
   name: "memory_events",
   kind: "metric",
-  // Not "procfs …": there is no host file, hence no fixture output to check.
-  source: "cgroup <container>/memory.events (containers only; no container source yet: emits no series)",
+  // Not "procfs …": there is no host file, hence no host fixture output to check.
+  source: "cgroup <container>/memory.events (containers only)",
   defaultEnabled: true,
   config: MEMORY_EVENTS_CONFIG,
 
   create(ctx) {
-    // Compiled now so a bad pattern is reported at start even though nothing is read yet.
-    makeFilter(ctx.config.Included, ctx.config.Excluded, "MetricCollector.MemoryEvents");
+    const keep = makeFilter(ctx.config.Included, ctx.config.Excluded, "MetricCollector.MemoryEvents");
+    const view = containersOf(ctx);
+    const walk = new ContainerWalk(ctx.log, "memory_events");
     return {
-      collect(): Sample[] {
-        return []; // no containers to read until a container source exists
+      collect(): Promise<Sample[]> {
+        return walk.samples(view.forMetrics(["normal"]), (c) => {
+          const text = readCgroupFile(view, c, "memory", "memory.events");
+          if (text === undefined) return undefined;
+          return memoryEventSamples(text, `${view.cgroupDir(c, "memory")}/memory.events`, keep, containerLabels(c));
+        });
       },
       stop() {},
     };

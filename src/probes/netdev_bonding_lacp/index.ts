@@ -147,6 +147,7 @@ export const netdevBondingLacpProbe = defineProbe({
   tracerName: "lacp",
   source: "/proc/net/bonding/*, re-read on netlink RTNLGRP_LINK notifications of bonds and their slaves",
   defaultEnabled: true,
+  runtimeCapabilities: { CAP_NET_ADMIN: "the kernel writes the LACP actor/partner details of /proc/net/bonding/<bond> only for CAP_NET_ADMIN readers" },
   async create(ctx) {
     const dir = bondingDir(ctx.procfs.proc);
     if (!dir) {

@@ -1,13 +1,14 @@
 // netstat: HUATUO's `netstat_<Proto>_<Field>` gauges (e.g. netstat_TcpExt_TCPTimeouts) from the
 // `Tcp` row of /proc/<pid>/net/snmp and the `TcpExt` row of /proc/<pid>/net/netstat, the host's
 // network namespace (pid 1). Filtered by [MetricCollector.Netstat] Included / Excluded, matched
-// against "Proto_Field". The container half (netstat_container_*, each container's init pid)
-// needs a container source: netstatSamples() is what it will call with the two texts.
+// against "Proto_Field". Per normal container (not host-network ones) netstat_container_* the
+// same way from /proc/<initpid>/net/{snmp,netstat}, each network namespace read once.
 import { includeExcludeKeys, section } from "../../config/spec.ts";
+import { ContainerWalk, netnsSeries } from "../../containers/series.ts";
 import { makeFilter, type NameFilter } from "../../metrics/filter.ts";
 import type { Sample } from "../../metrics/sample.ts";
 import { hostNetFile } from "../../procfs/host-net.ts";
-import { defineProbe } from "../types.ts";
+import { containersOf, defineProbe } from "../types.ts";
 import { parseNetstat } from "./parse.ts";
 
 export const NETSTAT_CONFIG = section("MetricCollector.Netstat", includeExcludeKeys());
@@ -49,10 +50,14 @@ export const netstatProbe = defineProbe({
     const keep = makeFilter(ctx.config.Included, ctx.config.Excluded, "MetricCollector.Netstat");
     const snmp = hostNetFile(ctx.procfs, "snmp", ctx.log);
     const netstat = hostNetFile(ctx.procfs, "netstat", ctx.log);
+    const view = containersOf(ctx);
+    const walk = new ContainerWalk(ctx.log, "netstat");
     return {
       async collect(): Promise<Sample[]> {
         const [s, n] = await Promise.all([snmp.read(), netstat.read()]);
-        return netstatSamples(s, n, keep);
+        const containers = await netnsSeries(walk, ctx.procfs, view.forMetrics(["normal"]), ["snmp", "netstat"], ([cs, cn]) =>
+          netstatSamples(cs!, cn!, keep));
+        return [...netstatSamples(s, n, keep), ...containers];
       },
       stop() {},
     };

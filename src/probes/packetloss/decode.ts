@@ -1,6 +1,7 @@
 // Turns a dropwatch ring record (struct dropwatch_event, the object packetloss shares with
 // dropwatch) into KubeSkoop's PACKETLOSS event: the 5-tuple and the stack, plus where and why
 // the kernel dropped it. Offsets come from the loaded object's BTF like dropwatch's.
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, ipAddress, l4ProtocolName, StackSymbolizer, type Offsets } from "../kit/decoders.ts";
 import { DROPWATCH_STACK_DEPTH } from "../dropwatch/decode.ts";
 
@@ -16,7 +17,7 @@ export interface PacketlossDeps {
   /** enum packetloss_location value → counter name ("tcprcv", …). */
   locationName(value: number): string;
   reasonName(reason: number): string;
-  symbolize(hi: number, lo: number): string;
+  symbolize: Symbolizer;
 }
 
 export class PacketlossDecoder {

@@ -48,7 +48,7 @@ export const packetlossProbe: BpfEventProbeDefinition<unknown> = {
       const decoder = new PacketlossDecoder(lease.offsets(PACKETLOSS_FIELDS), {
         locationName: (v) => names[v] ?? String(v),
         reasonName: lease.reasonName,
-        symbolize: (hi, lo) => symbols.symbolize(hi, lo),
+        symbolize: symbols.symbolizer,
       });
       const sub = lease.subscribe("packetloss", (u8, dv, at) => decoder.decode(u8, dv, at), ctx.emit, ctx.log);
       const series = { map: "packetloss_counts", name: "", help: "", type: "counter" as const, labels: indexLabel("location", names) };

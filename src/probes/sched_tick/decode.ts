@@ -1,5 +1,6 @@
 // Turns one `struct sched_tick_event` ring record into HUATUO's sched_tick tracer_data.
 // Offsets come from the loaded object's BTF (bpf/include/sched_tick.h).
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, StackSymbolizer, u64, type Offsets } from "../kit/decoders.ts";
 
 export const SCHED_TICK_STACK_DEPTH = 64;
@@ -17,7 +18,7 @@ export class SchedTickDecoder {
   constructor(
     private readonly o: SchedTickOffsets,
     private readonly thresholdNs: number,
-    symbolize: (hi: number, lo: number) => string,
+    symbolize: Symbolizer,
   ) {
     this.stacks = new StackSymbolizer(symbolize);
   }

@@ -67,7 +67,7 @@ export const schedTickProbe = defineBpfEventProbe({
   },
   decoder({ offsets, procfs, config }) {
     const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new SchedTickDecoder(offsets, config.IntervalThreshold, (hi, lo) => symbols.symbolize(hi, lo));
+    const decoder = new SchedTickDecoder(offsets, config.IntervalThreshold, symbols.symbolizer);
     return (u8, dv, at) => decoder.decode(u8, dv, at);
   },
 });

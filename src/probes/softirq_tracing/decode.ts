@@ -1,5 +1,6 @@
 // Turns one `struct softirq_tracing_event` ring record into HUATUO's softirq_tracing
 // tracer_data. Offsets come from the loaded object's BTF (bpf/include/softirq.h).
+import type { Symbolizer } from "../../bpf/kallsyms.ts";
 import { cString, StackSymbolizer, u64, type Offsets } from "../kit/decoders.ts";
 
 export const SOFTIRQ_STACK_DEPTH = 64;
@@ -28,7 +29,7 @@ export class SoftirqTracingDecoder {
   constructor(
     private readonly o: SoftirqTracingOffsets,
     private readonly thresholdNs: number,
-    symbolize: (hi: number, lo: number) => string,
+    symbolize: Symbolizer,
   ) {
     this.stacks = new StackSymbolizer(symbolize);
   }

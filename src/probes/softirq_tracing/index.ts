@@ -37,7 +37,7 @@ export const softirqTracingProbe = defineBpfEventProbe({
   rodata: ({ config }) => ({ trace_events: true, softirq_thresh_ns: BigInt(config.DisabledThreshold) }),
   decoder({ offsets, procfs, config }) {
     const symbols = sharedKallsyms(procfs.proc("kallsyms"));
-    const decoder = new SoftirqTracingDecoder(offsets, config.DisabledThreshold, (hi, lo) => symbols.symbolize(hi, lo));
+    const decoder = new SoftirqTracingDecoder(offsets, config.DisabledThreshold, symbols.symbolizer);
     return (u8, dv, at) => decoder.decode(u8, dv, at);
   },
 });

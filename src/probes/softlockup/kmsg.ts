@@ -9,7 +9,10 @@
 //   - it wakes only when records arrive: a second fd on /dev/kmsg is watched by Bun's event
 //     loop (its stream is epoll-driven for this device) and each chunk it sees triggers a drain.
 //     That watcher only signals; the records are read from the data fd. If the watcher stops
-//     (error or end) it is reopened after `rewatchMs`, with one drain at that moment.
+//     (error or end) it is reopened after `rewatchMs`, with one drain at that moment;
+//   - the watcher's fd is a duplicate of one opened at start and kept: with
+//     kernel.dmesg_restrict=1 only CAP_SYSLOG may open /dev/kmsg, and the agent drops it after
+//     start-up, so a watcher started later must not need to open the device again.
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { dlopen, FFIType as T } from "bun:ffi";
 
@@ -69,14 +72,36 @@ export interface KmsgIo {
 
 const SEEK_END = 2;
 const O_CLOEXEC = 0o2000000; // Linux (x86-64, arm64); not in node:fs constants
-let lseekFn: ((fd: number, off: number, whence: number) => number) | undefined;
+const F_DUPFD_CLOEXEC = 1030;
+let fdLib: { lseek(fd: number, off: number, whence: number): number; fcntl(fd: number, cmd: number, arg: number): number } | undefined;
 
-function lseek(fd: number, off: number, whence: number): number {
-  if (!lseekFn) {
-    const libc = dlopen("libc.so.6", { lseek: { args: [T.i32, T.i64, T.i32], returns: T.i64_fast } }).symbols;
-    lseekFn = (f, o, w) => Number(libc.lseek(f, o, w));
+function fdCalls() {
+  if (!fdLib) {
+    const libc = dlopen("libc.so.6", {
+      lseek: { args: [T.i32, T.i64, T.i32], returns: T.i64_fast },
+      fcntl: { args: [T.i32, T.i32, T.i32], returns: T.i32 },
+    }).symbols;
+    fdLib = { lseek: (f, o, w) => Number(libc.lseek(f, o, w)), fcntl: (f, c, a) => libc.fcntl(f, c, a) };
   }
-  return lseekFn(fd, off, whence);
+  return fdLib;
+}
+
+const lseek = (fd: number, off: number, whence: number): number => fdCalls().lseek(fd, off, whence);
+
+/** One open file description per path that watchers duplicate (never closed: reused by every rewatch). */
+const watchOrigins = new Map<string, number>();
+
+/** A new fd on the watch description of `path` (opened on first use), positioned at the end. */
+function watchFd(path: string): number {
+  let origin = watchOrigins.get(path);
+  if (origin === undefined) {
+    origin = systemKmsgIo.openAtEnd(path);
+    watchOrigins.set(path, origin);
+  }
+  const fd = fdCalls().fcntl(origin, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`${path}: cannot duplicate the watch descriptor`);
+  lseek(fd, 0, SEEK_END); // shared offset: skip what an earlier watcher left unread
+  return fd;
 }
 
 /** The real /dev/kmsg. */
@@ -103,7 +128,7 @@ export const systemKmsgIo: KmsgIo = {
     closeSync(fd);
   },
   watch(path, onData, onEnd) {
-    const fd = this.openAtEnd(path);
+    const fd = watchFd(path);
     const reader = Bun.file(fd).stream().getReader(); // Bun reads a dup of fd from its event loop
     let stopped = false;
     void (async () => {
