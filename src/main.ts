@@ -29,7 +29,7 @@ import { prepareLocalStorage } from "./storage/startup.ts";
 import { Readiness } from "./server/readiness.ts";
 import type { OpenSearchSink } from "./storage/opensearch.ts";
 import { HttpRequestMetrics, selfMetricGroups } from "./self-metrics.ts";
-import { enterSelfCgroup, type SelfCgroup } from "./self-cgroup.ts";
+import { enterSelfCgroup, SELF_CGROUP_NEEDS, type SelfCgroup } from "./self-cgroup.ts";
 import { LeastPrivilege } from "./privileges/least-privilege.ts";
 import { VERSION } from "./version.ts";
 
@@ -316,7 +316,7 @@ async function runAgent(opts: CliOptions, cfg: LoadedConfig, table: ProbeDefinit
       log.warn("cannot raise the agent's CPU limit", { err: String(err) });
     }
     // Every probe is attached: keep only what the loaded ones still use (as ebpf_exporter does).
-    if (cfg.get(KPULSE).DropCapabilities && !stopping) privileges.dropUnused([...manager.loadedDefinitions(), CONTAINER_TRACKING_NEEDS]);
+    if (cfg.get(KPULSE).DropCapabilities && !stopping) privileges.dropUnused([...manager.loadedDefinitions(), CONTAINER_TRACKING_NEEDS, ...(selfCgroup ? [SELF_CGROUP_NEEDS] : [])]);
     ready = true;
     log.info("probes settled", { loaded: manager.statuses().filter((s) => s.status === "loaded").map((s) => s.name).join(",") });
   });

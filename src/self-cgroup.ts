@@ -13,6 +13,12 @@ import type { ProcfsRoot } from "./procfs/root.ts";
 const PERIOD_US = 100_000;
 export const SELF_CGROUP_NAME = "kpulse";
 
+/** Kept through the capability drop: the hierarchy roots are 0555, so removing the group at exit needs it. */
+export const SELF_CGROUP_NEEDS = {
+  name: "self cgroup",
+  runtimeCapabilities: { CAP_DAC_OVERRIDE: "--enable-cgroup: remove the agent's own cgroup at exit (its parent, the hierarchy root, is read-only to owners)" },
+};
+
 export interface SelfCgroup {
   /** The group's directories (one per v1 hierarchy, one on v2). */
   readonly dirs: readonly string[];

@@ -11,7 +11,7 @@ import { waitFor } from "./agent.ts";
 export const CGROUP_V1 = "/sys/fs/cgroup";
 /** A host that already has kubepods cgroups (a real node) keeps them: only what is below is ours. */
 const KUBEPODS_EXISTED = existsSync(join(CGROUP_V1, "memory", "kubepods"));
-const APPLETS = ["sh", "sleep", "cat", "dd", "true", "yes", "nc", "hostname"];
+const APPLETS = ["sh", "sleep", "cat", "dd", "true", "yes", "nc", "hostname", "timeout"];
 
 export function containerdSkipReason(): string | undefined {
   for (const bin of ["containerd", "ctr", "runc", "busybox"]) {

@@ -69,6 +69,7 @@ SyncInterval = 1
     const rssEnd = rssKiB(agent.proc.pid);
     console.log(`churn: ${TOTAL} containers in ${((performance.now() - began) / 1000).toFixed(1)} s; container series base ${baseSeries}, peak ${peakSeries}, end ${endSeries}; agent RSS after first batch ${(rssAfterFirst / 1024).toFixed(1)} MiB, at end ${(rssEnd / 1024).toFixed(1)} MiB`);
     expect(seen).toBe(TOTAL);
+    expect(peakSeries).toBeGreaterThan(baseSeries); // the churned containers did get series
     expect(endSeries).toBe(baseSeries);
     // Every container's state is dropped with it: 500 containers leave no per-container memory behind.
     expect(rssEnd - rssAfterFirst).toBeLessThan(48 * 1024);

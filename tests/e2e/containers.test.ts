@@ -114,6 +114,37 @@ SyncInterval = 1
     }
   });
 
+  test("container series: netdev, sockstat and cpu_util for the container with HUATUO's five labels", async () => {
+    const labels = { container_host: "web-0", container_hostnamespace: "shop", container_level: "burstable", container_name: "app", container_type: "normal" };
+    const text = await agent.metrics();
+    // Its own network namespace: only lo, so the series come from the container, not the host.
+    expect(metricValue(text, "kpulse_netdev_container_receive_packets_total", { ...labels, device: "lo" })).toBeGreaterThanOrEqual(0);
+    expect(text).not.toMatch(/kpulse_netdev_container_receive_bytes_total\{[^}]*container_host="web-0"[^}]*device="eth/);
+    expect(metricValue(text, "kpulse_sockstat_container_sockets_used", labels)).toBeGreaterThanOrEqual(0);
+    expect(metricValue(text, "kpulse_memory_vmstat_container_rss", labels) ?? metricValue(text, "kpulse_memory_vmstat_container_anon", labels)).toBeGreaterThanOrEqual(0);
+    // CPU burned inside the container: its cpu_util_container_total rises, and so does the host's.
+    const util = async () => {
+      const t = await agent.metrics();
+      return { c: metricValue(t, "kpulse_cpu_util_container_total", labels) ?? 0, host: metricValue(t, "kpulse_cpu_util_total") ?? 0 };
+    };
+    await util(); // the first reading is only a baseline
+    await Bun.sleep(1100);
+    const idle2 = await util();
+    const burner = ctd.exec(web.id, ["/bin/sh", "-c", "timeout 6 yes > /dev/null"]);
+    const busy = await waitFor("the container's CPU use to show", async () => {
+      await Bun.sleep(1100);
+      const u = await util();
+      return u.c > 25 ? u : undefined;
+    }, 12_000, 0);
+    await burner;
+    console.log(`cpu_util_container_total idle ${idle2.c.toFixed(1)} -> busy ${busy.c.toFixed(1)}; host cpu_util_total ${idle2.host.toFixed(1)} -> ${busy.host.toFixed(1)}`);
+    expect(idle2.c).toBeLessThan(10);
+    expect(busy.c).toBeGreaterThan(idle2.c + 20);
+    // No CPU quota: the container's cores are all online CPUs, the host's denominator too, so the
+    // host's total must cover what the container used.
+    expect(busy.host).toBeGreaterThanOrEqual(busy.c * 0.8);
+  });
+
   test("a container OOM-killed in its memory cgroup: the oom event carries its id, hostname, namespace, type and qos", async () => {
     stub!.pods = [webPod, hogPod];
     await ctd.run({ id: hog.id, cgroup: `/kubepods/pod${hog.uid}/${hog.id}`, args: ["/bin/sleep", "3600"], memoryLimitBytes: 32 << 20 });
@@ -195,6 +226,10 @@ SyncInterval = 1
     stub!.pods = [webPod];
     await ctd.remove(hog.id);
     await waitFor("hog to be gone", async () => !(await containers(agent)).some((c) => c.id === hog.id) || undefined, 5000, 100);
+    // Its series go with it (the oom counter of a removed container too).
+    const text = await agent.metrics();
+    expect(text).not.toContain('container_host="hog-1"');
+    expect(text).toContain('container_host="web-0"');
     const events = metricValue(await agent.metrics(), "kpulse_cgroup_events_total") ?? 0;
     expect(events).toBeGreaterThan(0); // learned from the kernel's cgroup tracepoints
   });
