@@ -7,7 +7,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || ec
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev binutils bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven containerd runc busybox-static openssl apache2-utils
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev binutils bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven containerd runc busybox-static openssl apache2-utils rpm rpmlint systemd cpio strace
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
@@ -16,7 +16,7 @@ TEST_BPF_OBJS := $(patsubst tests/bpf/%.bpf.c,build/test-bpf/%.bpf.o,$(TEST_BPF_
 TS_SRCS := $(shell find src ffi -name '*.ts' 2>/dev/null)
 DEFINES := --define KPULSE_VERSION='"$(VERSION)"' --define KPULSE_COMMIT='"$(COMMIT)"' --define KPULSE_BUILD_TIME='"$(BUILD_TIME)"'
 
-.PHONY: all deps build run test check bench clean
+.PHONY: all deps build run test check bench clean rpm rpm-opencloudos
 
 all: build
 
@@ -74,6 +74,28 @@ build/kpulse: $(BPF_OBJS) $(LIBBPF_BUNDLE) $(TS_SRCS) src/bpf/ring-waiter.worker
 build/kpulse-test: $(BPF_OBJS) $(TEST_BPF_OBJS) $(LIBBPF_BUNDLE) $(TS_SRCS) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts node_modules/.stamp
 	$(BUN) build --compile $(DEFINES) tests/e2e/test-entry.ts src/bpf/ring-waiter.worker.ts --outfile $@
 
+# --- packages -----------------------------------------------------------------------------------
+# `make rpm` builds build/rpm/RPMS/<arch>/kpulse-<version>-1.<arch>.rpm from the executable with
+# Debian's rpmbuild; `make rpm DIST=oc9` (= `make rpm-opencloudos`) the OpenCloudOS 9 build, whose
+# dist tag .oc9 turns on the spec's OpenCloudOS conditionals. Its BuildRequires
+# (systemd-rpm-macros) is an OpenCloudOS package Debian cannot have: --nodeps, and the spec's
+# own definitions of those macros stand in.
+RPM_ARCH := $(shell uname -m)
+RPM_TOP := build/rpm
+RPM_OUT := $(RPM_TOP)/RPMS/$(RPM_ARCH)/kpulse-$(VERSION)-1$(if $(DIST),.$(DIST)).$(RPM_ARCH).rpm
+RPM_SOURCES := build/kpulse conf/kpulse.toml packaging/systemd/kpulse.service packaging/rpm/kpulse.sysusers packaging/rpm/kpulse.sysconfig LICENSE README.md
+
+rpm: $(RPM_OUT)
+
+rpm-opencloudos:
+	$(MAKE) rpm DIST=oc9
+
+$(RPM_OUT): packaging/rpm/kpulse.spec $(RPM_SOURCES) | .cache/apt.stamp
+	@mkdir -p $(RPM_TOP)/SOURCES
+	cp -p $(RPM_SOURCES) $(RPM_TOP)/SOURCES/
+	rpmbuild -bb --quiet --define '_topdir $(CURDIR)/$(RPM_TOP)' --define 'kpulse_version $(VERSION)' \
+	  $(if $(DIST),--define 'dist .$(DIST)' --define 'disttag $(DIST)' --nodeps) packaging/rpm/kpulse.spec
+
 run: deps build/kpulse
 	./build/kpulse --config-dir conf --config kpulse.toml --region $${REGION:-local}
 
@@ -81,7 +103,7 @@ run: deps build/kpulse
 check: deps $(BPF_OBJS) $(LIBBPF_BUNDLE)
 	./node_modules/.bin/tsc --noEmit -p .
 
-TEST_TOOLS := build/tools/udp-flood build/tools/tcpreset
+TEST_TOOLS := build/tools/udp-flood build/tools/tcpreset build/tools/mdwe-exec
 
 test: deps build/kpulse build/kpulse-test $(TEST_BPF_OBJS) $(TEST_TOOLS)
 	./node_modules/.bin/tsc --noEmit -p .

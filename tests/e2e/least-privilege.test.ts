@@ -16,7 +16,7 @@ import { closedUdpPort, sendUdp, UDP_FLOOD } from "./udp.ts";
 /**
  * The capabilities the test grants: CAP_BPF and CAP_PERFMON (load and attach BPF), CAP_SYSLOG
  * (kernel addresses in /proc/kallsyms), CAP_NET_ADMIN (netlink / bonding details). The packaged
- * unit (packaging/kpulse.service) must grant this set.
+ * unit (packaging/systemd/kpulse.service) must grant this set.
  */
 const UNIT_CAPS = ["bpf", "perfmon", "syslog", "net_admin"];
 const NOBODY_UID = 65534;
