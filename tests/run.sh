@@ -5,7 +5,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p build
 log=build/test.log
-./node_modules/.bin/bun test --timeout 120000 tests/unit tests/fixtures tests/e2e tests/storage 2>&1 | tee "$log"
+./node_modules/.bin/bun test --timeout 120000 tests/unit tests/fixtures tests/e2e tests/storage tests/packaging 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 pass=$(grep -E '^ *[0-9]+ pass$' "$log" | tail -1 | awk '{print $1}')
 fail=$(grep -E '^ *[0-9]+ fail$' "$log" | tail -1 | awk '{print $1}')
