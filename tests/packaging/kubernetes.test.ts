@@ -270,6 +270,14 @@ describe("chart values", () => {
     expect(text).toMatch(/\n\[Storage\.ES\]\nIndex = "k"\n?$/);
   });
 
+  test("values.schema.json refuses a misspelt key, a wrongly typed value, an unknown Compat", () => {
+    for (const [set, word] of [["regoin.name=x", "regoin"], ["port=http", "port"], ["compat=huatu", "compat"], ["stateHostPath=var/lib/kpulse", "stateHostPath"]]) {
+      const r = tryRender([set!]);
+      expect({ set, code: r.code }).toEqual({ set, code: 1 });
+      expect(r.stderr).toContain(word!);
+    }
+  });
+
   test("a config change changes the pod template (pods restart to read it)", () => {
     const sum = (sets: string[]) => ds(sets).spec.template.metadata.annotations["checksum/config"];
     expect(sum(["compat=huatuo"])).not.toBe(sum([]));

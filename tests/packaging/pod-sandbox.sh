@@ -3,7 +3,8 @@
 # without a container runtime: a private mount namespace and a chroot whose root is read-only
 # (readOnlyRootFilesystem), a fresh /proc of the host pid namespace (hostPID), the host network
 # namespace (hostNetwork), a read-only sysfs as runtimes give unprivileged containers, the
-# DaemonSet's volume mounts, and root with only the listed capabilities and no_new_privs
+# DaemonSet's volume mounts (read-only ones recursively), and root with only the listed
+# capabilities and no_new_privs
 # (allowPrivilegeEscalation: false). Not emulated: the seccomp profile and the device cgroup.
 #
 # Usage (as root): pod-sandbox.sh ROOTDIR CAPS MOUNTS -- COMMAND...
@@ -53,7 +54,11 @@ for m in "${list[@]}"; do
     if [ -d "$src" ]; then mkdir -p "$root$dst"; else mkdir -p "$(dirname "$root$dst")"; touch "$root$dst"; fi
   fi
   mount --rbind "$src" "$root$dst"
-  [ "$mode" = ro ] && mount -o remount,bind,ro "$root$dst"
+  # Read-only all the way down (recursiveReadOnly), e.g. the cgroup v1 controllers.
+  if [ "$mode" = ro ]; then
+    awk -v t="$root$dst" "\$5 == t || index(\$5, t \"/\") == 1 { print \$5 }" /proc/self/mountinfo |
+      while read -r sub; do mount -o remount,bind,ro "$sub"; done
+  fi
 done
 # The root itself: read-only from here on.
 mount -o remount,ro "$root"
