@@ -278,6 +278,32 @@ describe("chart values", () => {
     }
   });
 
+  test("kpulse check accepts the config the chart renders, for every config value; and refuses a bad probe name", () => {
+    const combos = [
+      [],
+      ["compat=huatuo", "blackList={netdev_dcb,diskio}", `enableProbes={${OPT_IN.join(",")}}`, "bpfProgramStats=true"],
+      ["kubeletClientCert.enabled=true", "extraConfig=[Storage.ES]\nAddress = \"http://opensearch:9200\"\nUsername = \"u\"\nPassword = \"p\""],
+    ];
+    const dir = mkdtempSync(join(tmpdir(), "kpulse-k8s-"));
+    try {
+      const check = (sets: string[]) => {
+        const path = join(dir, "kpulse.toml");
+        writeFileSync(path, config(sets));
+        return run([KPULSE, "check", "--config", path]);
+      };
+      for (const sets of combos) {
+        const r = check(sets);
+        expect({ sets, code: r.code, stderr: r.stderr }).toEqual({ sets, code: 0, stderr: "" });
+        expect(r.stdout).toContain(": OK");
+      }
+      const bad = check(["enableProbes={no_such_probe}"]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain("no_such_probe");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a config change changes the pod template (pods restart to read it)", () => {
     const sum = (sets: string[]) => ds(sets).spec.template.metadata.annotations["checksum/config"];
     expect(sum(["compat=huatuo"])).not.toBe(sum([]));
@@ -290,7 +316,17 @@ describe("chart values", () => {
     expect(off.dnsPolicy).toBeUndefined();
     expect(agentContainer(ds(["extraCapabilities={SYS_RESOURCE}"])).securityContext.capabilities.add).toEqual([...CAPS, "SYS_RESOURCE"]);
     const pki = ds(["kubeletClientCert.enabled=true"]);
-    expect(agentContainer(pki).volumeMounts.find((m: Obj) => m.name === "kubelet-pki")).toEqual({ name: "kubelet-pki", mountPath: "/etc/kubernetes/pki", readOnly: true });
+    expect(agentContainer(pki).volumeMounts.filter((m: Obj) => m.name.startsWith("kubelet-"))).toEqual([
+      { name: "kubelet-client-cert", mountPath: "/etc/kubernetes/pki/apiserver-kubelet-client.crt", readOnly: true },
+      { name: "kubelet-client-key", mountPath: "/etc/kubernetes/pki/apiserver-kubelet-client.key", readOnly: true },
+    ]);
+    expect(podSpec(pki).volumes.filter((v: Obj) => v.name.startsWith("kubelet-")).map((v: Obj) => v.hostPath)).toEqual([
+      { path: "/etc/kubernetes/pki/apiserver-kubelet-client.crt", type: "File" },
+      { path: "/etc/kubernetes/pki/apiserver-kubelet-client.key", type: "File" },
+    ]);
+    expect(config(["kubeletClientCert.enabled=true"])).toContain(
+      '[Pod]\n# Mounted read-only from the node (kubeletClientCert in the chart\'s values).\nKubeletClientCertPath = "/etc/kubernetes/pki/apiserver-kubelet-client.crt,/etc/kubernetes/pki/apiserver-kubelet-client.key"',
+    );
     const sched = podSpec(ds(["nodeSelector.pool=infra", "tolerations=null", "priorityClassName=system-node-critical"]));
     expect(sched.nodeSelector).toEqual({ "kubernetes.io/os": "linux", pool: "infra" });
     expect(sched.tolerations).toBeUndefined();
