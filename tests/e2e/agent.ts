@@ -62,16 +62,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ...(opts.args ?? []),
   ];
   const proc = spawn(cmd, { cwd: opts.cwd ?? dir, stdout: "pipe", stderr: "pipe" });
-  let out = "";
-  const drain = async (s: ReadableStream<Uint8Array>) => {
-    const dec = new TextDecoder();
-    for await (const chunk of s) out += dec.decode(chunk);
-  };
-  void drain(proc.stdout as ReadableStream<Uint8Array>);
-  void drain(proc.stderr as ReadableStream<Uint8Array>);
+  const output = captureOutput(proc);
   const port = await waitFor("the agent to listen", () => {
-    if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}:\n${out}`);
-    const m = /msg="serving".* port=(\d+)/.exec(out);
+    if (proc.exitCode !== null) throw new Error(`agent exited ${proc.exitCode}:\n${output()}`);
+    const m = /msg="serving".* port=(\d+)/.exec(output());
     return m ? Number(m[1]) : undefined;
   }, 30_000);
   const url = `http://127.0.0.1:${port}`;
@@ -80,16 +74,34 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     url,
     proc,
     dir,
-    output: () => out,
+    output,
     metrics: async () => (await fetch(`${url}/metrics`)).text(),
     async stop() {
-      if (proc.exitCode === null) proc.kill("SIGTERM");
-      const code = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => -1)]);
-      if (code === -1) proc.kill("SIGKILL");
+      const code = await stopChild(proc);
       if (ownDir) rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };
+}
+
+/** Collects a child's stdout and stderr as they arrive; the function returns them so far. */
+export function captureOutput(proc: { stdout: unknown; stderr: unknown }): () => string {
+  let out = "";
+  const drain = async (s: ReadableStream<Uint8Array>) => {
+    const dec = new TextDecoder();
+    for await (const chunk of s) out += dec.decode(chunk);
+  };
+  void drain(proc.stdout as ReadableStream<Uint8Array>);
+  void drain(proc.stderr as ReadableStream<Uint8Array>);
+  return () => out;
+}
+
+/** SIGTERM, then SIGKILL after 10 s; resolves with the exit code (-1 when it had to be killed). */
+export async function stopChild(proc: Subprocess): Promise<number> {
+  if (proc.exitCode === null) proc.kill("SIGTERM");
+  const code = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => -1)]);
+  if (code === -1) proc.kill("SIGKILL");
+  return code;
 }
 
 /** Value of the first series whose line starts with `prefix` (name plus the start of its labels). */
