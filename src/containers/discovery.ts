@@ -163,7 +163,7 @@ export class ContainerDiscovery {
       if (seen.has(r.id) || r.sandbox) continue;
       // The kubelet knows this pod and does not list this container as running: trust it.
       if (r.pod && this.kubeletUp && this.podUids.has(r.pod.uid)) continue;
-      const c = this.identify(fromRuntime(r), r.pid, "", previous.get(r.id), now);
+      const c = this.identify(fromRuntime(r), r.pid, r.cgroupPath, previous.get(r.id), now);
       if (c) out.push(c);
     }
     if (this.stopped) return;

@@ -45,7 +45,11 @@ export function cgroupIdentity(procfs: ProcfsRoot, layout: CgroupLayout, pid: nu
   const text = pid > 0 ? readSmallFile(procfs.proc(String(pid), "cgroup"), 64 << 10) : undefined;
   // A pid that is gone (an exited task whose state the runtime keeps) identifies nothing.
   if (pid > 0 && text === undefined) return undefined;
-  const paths = text !== undefined ? parseProcCgroup(text) : new Map(layout.hierarchies().map((h) => [h, fallbackPath] as const));
+  let paths = text !== undefined ? parseProcCgroup(text) : undefined;
+  // Read from inside a private cgroup namespace (a pod), other processes' paths are relative to
+  // it ("/../../kubepods/…") and name nothing under the host's hierarchy: use the known path.
+  if (paths && [...paths.values()].some((p) => p.startsWith("/.."))) paths = undefined;
+  paths ??= fallbackPath ? new Map(layout.hierarchies().map((h) => [h, fallbackPath] as const)) : new Map<string, string>();
   const main = mainCgroupPath(paths);
   // A process in a hierarchy's root cgroup is not in a container of its own.
   if (main === undefined || main === "" || main === "/") return undefined;

@@ -18,7 +18,10 @@ import type { Container } from "./types.ts";
  */
 export const CONTAINER_TRACKING_NEEDS = {
   name: "containers",
-  runtimeCapabilities: { CAP_SYS_PTRACE: "the network namespace (/proc/<pid>/ns/net) of container processes owned by other users" },
+  runtimeCapabilities: {
+    CAP_SYS_PTRACE: "the network namespace (/proc/<pid>/ns/net) of container processes owned by other users",
+    CAP_DAC_READ_SEARCH: "the runtimes' state directories (containerd's task directories, docker's containers/), readable by root only",
+  },
 };
 
 export interface ContainerSettings {

@@ -20,6 +20,8 @@ export interface RuntimeContainer {
   hostNetwork: boolean;
   /** Pause/sandbox containers of CRI pods: never reported as containers. */
   sandbox: boolean;
+  /** Its cgroup path from the OCI spec ("" when unknown): used when its process cannot tell (a private cgroup namespace). */
+  cgroupPath: string;
   /** Kubernetes identity from CRI annotations or docker labels, when the container belongs to a pod. */
   pod?: { name: string; namespace: string; uid: string; container: string };
 }
@@ -79,6 +81,21 @@ function dirs(path: string): string[] {
 
 const s = (v: unknown) => (typeof v === "string" ? v : "");
 
+/**
+ * An OCI linux.cgroupsPath as a path: "/kubepods/burstable/pod<uid>/<id>" as it is, or systemd's
+ * "slice:prefix:name" ("kubepods-burstable-pod<uid>.slice:cri-containerd:<id>") expanded to
+ * "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/cri-containerd-<id>.scope".
+ */
+export function ociCgroupPath(v: string): string {
+  if (v.startsWith("/")) return v;
+  const m = /^([A-Za-z0-9_.@-]*\.slice):([A-Za-z0-9_-]+):([A-Za-z0-9_.-]+)$/.exec(v);
+  if (!m) return "";
+  const parts = m[1]!.slice(0, -".slice".length).split("-");
+  let path = "";
+  for (let i = 1; i <= parts.length; i++) path += `/${parts.slice(0, i).join("-")}.slice`;
+  return `${path}/${m[2]}-${m[3]}.scope`;
+}
+
 function criPod(a: Record<string, unknown>): RuntimeContainer["pod"] {
   const name = s(a["io.kubernetes.cri.sandbox-name"]);
   if (!name) return undefined;
@@ -119,6 +136,7 @@ function scanContainerd(stateDir: string, out: RuntimeContainer[], max: number):
         startedAtMs: started,
         hostNetwork: spec !== undefined && !netns,
         sandbox: annotations["io.kubernetes.cri.container-type"] === "sandbox",
+        cgroupPath: ociCgroupPath(s(spec?.linux?.cgroupsPath)),
         pod,
       });
     }
@@ -147,6 +165,7 @@ function scanDocker(rootDir: string, out: RuntimeContainer[], max: number): void
       startedAtMs: Number.isFinite(started) ? started : 0,
       hostNetwork: s(host?.NetworkMode) === "host",
       sandbox: labels["io.kubernetes.docker.type"] === "podsandbox",
+      cgroupPath: "",
       pod: podName
         ? { name: podName, namespace: s(labels["io.kubernetes.pod.namespace"]), uid: s(labels["io.kubernetes.pod.uid"]), container: s(labels["io.kubernetes.container.name"]) }
         : undefined,

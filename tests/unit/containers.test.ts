@@ -11,7 +11,7 @@ import { driverFromConfigText, KubeletClient, KubeletError } from "../../src/con
 import { detectCgroupLayout } from "../../src/containers/layout.ts";
 import { kubeletCgroupPath, parsePodList, splitContainerId } from "../../src/containers/pods.ts";
 import { ContainerRegistry } from "../../src/containers/registry.ts";
-import { scanRuntimes } from "../../src/containers/runtime.ts";
+import { ociCgroupPath, scanRuntimes } from "../../src/containers/runtime.ts";
 import { identityFromEventData, type Container } from "../../src/containers/types.ts";
 import { procfsRoot } from "../../src/procfs/root.ts";
 
@@ -144,6 +144,21 @@ describe("runtime state files", () => {
     expect(byId.bigspec!.hostname).toBe(""); // a spec over the size limit is not parsed
     expect(byId["e".repeat(64)]).toMatchObject({ runtime: "docker", name: "redis", hostname: "r1", pid: 777, hostNetwork: true });
     expect(scanRuntimes({ containerdStateDir: join(root, "ctd"), dockerRootDir: "", maxContainers: 1 }).length).toBe(1);
+  });
+
+  test("OCI cgroupsPath: a path as it is, systemd's slice:prefix:name expanded; anything else unknown", () => {
+    expect(ociCgroupPath("/kubepods/burstable/podu/abc")).toBe("/kubepods/burstable/podu/abc");
+    expect(ociCgroupPath("kubepods-burstable-podu_1.slice:cri-containerd:abc")).toBe("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podu_1.slice/cri-containerd-abc.scope");
+    expect(ociCgroupPath("system.slice:docker:abc")).toBe("/system.slice/docker-abc.scope");
+    expect(ociCgroupPath("../../etc:x:y")).toBe("");
+  });
+
+  test("a process seen from inside a private cgroup namespace (paths with /..): the known path is used", () => {
+    const path = "/kubepods/besteffort/podu/abc";
+    const root = tree("cgns", { "sys/fs/cgroup/memory/kubepods/besteffort/podu/abc/": "", "proc/50/cgroup": "4:memory:/../../kubepods/besteffort/podu/abc\n" });
+    const layout = detectCgroupLayout(procfsRoot(root));
+    expect(cgroupIdentity(procfsRoot(root), layout, 50, path)?.cgroupIds.memory).toBe(statSync(join(root, "sys/fs/cgroup/memory", path)).ino);
+    expect(cgroupIdentity(procfsRoot(root), layout, 50, "")).toBeUndefined();
   });
 });
 
