@@ -136,6 +136,11 @@ export function sandboxCommand(ds: Obj, configMaps: Obj[], workDir: string, bina
         mounts.push(`${stateDir}:${m.mountPath}:rw`);
       } else if (v.hostPath.path === "/sys/kernel/tracing" && !tracefsMountedAt("/sys/kernel/tracing")) {
         mounts.push(`tracefs:${m.mountPath}:ro`);
+      } else if (v.hostPath.type === "DirectoryOrCreate" && !existsSync(v.hostPath.path)) {
+        // The kubelet would create it empty on the node; here an empty directory of the test's own.
+        const empty = join(workDir, `hostpath-${m.name}`);
+        mkdirSync(empty, { recursive: true });
+        mounts.push(`${empty}:${m.mountPath}:ro`);
       } else {
         mounts.push(`${v.hostPath.path}:${m.mountPath}:ro`);
       }
