@@ -87,7 +87,7 @@ export function startContainerTracking(s: ContainerSettings, procfs: ProcfsRoot,
     samples: () => [
       ...discovery.samples(),
       { name: "cgroup_watch_up", help: "1 when cgroup creation and removal are followed from the kernel's tracepoints.", type: "gauge", value: watch ? 1 : 0 },
-      { name: "cgroup_events_total", help: "Cgroup creations and removals seen from the kernel.", type: "counter", value: watch?.seen ?? 0 },
+      { name: "cgroup_changes_seen_total", help: "Cgroup creations and removals seen from the kernel.", type: "counter", value: watch?.seen ?? 0 },
     ],
     stop() {
       discovery.stop();

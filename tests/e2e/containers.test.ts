@@ -230,7 +230,7 @@ SyncInterval = 1
     const text = await agent.metrics();
     expect(text).not.toContain('container_host="hog-1"');
     expect(text).toContain('container_host="web-0"');
-    const events = metricValue(await agent.metrics(), "kpulse_cgroup_events_total") ?? 0;
+    const events = metricValue(await agent.metrics(), "kpulse_cgroup_changes_seen_total") ?? 0;
     expect(events).toBeGreaterThan(0); // learned from the kernel's cgroup tracepoints
   });
 });
