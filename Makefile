@@ -7,7 +7,7 @@ VERSION := $(shell node -p 'require("./package.json").version' 2>/dev/null || ec
 COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev binutils bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven containerd runc busybox-static openssl apache2-utils rpm rpmlint systemd cpio strace python3-venv
+APT_PACKAGES := clang llvm libbpf-dev libelf-dev zlib1g-dev binutils bpftool gcc libc6-dev iproute2 iptables util-linux procps curl prometheus chromium openjdk-17-jdk-headless maven containerd runc busybox-static docker.io openssl apache2-utils rpm rpmlint systemd cpio strace python3-venv
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I bpf/include -I bpf -Wall -Wno-unused-function
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,build/bpf/%.bpf.o,$(BPF_SRCS))
