@@ -2,7 +2,7 @@
 // it reads the kubelet's pod list and the runtimes' state, then works out each container's
 // kernel identity. The kubelet being down, slow or answering garbage is a warning and a retry
 // on the next sync, never a failure of the agent; the previous pod list is kept meanwhile.
-import { readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import type { Sample } from "../metrics/sample.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
@@ -11,7 +11,7 @@ import { driverFromConfigText, KUBELET_CONFIG_FILES, KubeletClient, type Kubelet
 import type { CgroupLayout } from "./layout.ts";
 import { parsePodList, type CgroupDriver, type PodContainer } from "./pods.ts";
 import type { ContainerRegistry } from "./registry.ts";
-import { scanRuntimes, type RuntimeContainer } from "./runtime.ts";
+import { readSmallFile, scanRuntimes, type RuntimeContainer } from "./runtime.ts";
 import type { Container } from "./types.ts";
 
 export interface DiscoveryOptions {
@@ -103,20 +103,11 @@ export class ContainerDiscovery {
     let d = await this.kubelet?.configzDriver();
     for (const f of KUBELET_CONFIG_FILES) {
       if (d) break;
-      try {
-        d = driverFromConfigText(readFileSync(f, "utf8"));
-      } catch {
-        // not this file
-      }
+      const text = readSmallFile(f, 1 << 20);
+      if (text !== undefined) d = driverFromConfigText(text);
     }
     // No kubelet config to read: the cgroup tree tells (systemd's driver makes kubepods.slice).
-    d ??= this.o.layout.hierarchies().some((h) => {
-      try {
-        return readFileSync(`${this.o.layout.mount(h)}/kubepods.slice/cgroup.procs`) !== undefined;
-      } catch {
-        return false;
-      }
-    }) ? "systemd" : "cgroupfs";
+    d ??= this.o.layout.hierarchies().some((h) => existsSync(`${this.o.layout.mount(h)}/kubepods.slice`)) ? "systemd" : "cgroupfs";
     this.driver = d;
     this.o.log.info("kubelet cgroup driver", { driver: d });
     return d;

@@ -96,25 +96,23 @@ export class KubeletClient {
     }
   }
 
-  /** The pod list, from the read-only port, else the authenticated one. Throws the last error. */
+  /** The pod list, from the read-only port, else the authenticated one. Throws what each port said. */
   async pods(): Promise<unknown> {
-    let last: KubeletError | undefined;
-    if (this.o.readOnlyPort > 0) {
+    const errors: KubeletError[] = [];
+    const tries: [number, string, boolean][] = [
+      [this.o.readOnlyPort, `http://${this.o.host}:${this.o.readOnlyPort}/pods`, false],
+      [this.o.authorizedPort, `https://${this.o.host}:${this.o.authorizedPort}/pods`, true],
+    ];
+    for (const [port, url, secure] of tries) {
+      if (port <= 0) continue;
       try {
-        return await this.get(`http://${this.o.host}:${this.o.readOnlyPort}/pods`, false);
+        return await this.get(url, secure);
       } catch (err) {
-        last = err as KubeletError;
+        errors.push(err instanceof KubeletError ? err : new KubeletError(`${url}: ${String(err)}`, false));
       }
     }
-    if (this.o.authorizedPort > 0) {
-      try {
-        return await this.get(`https://${this.o.host}:${this.o.authorizedPort}/pods`, true);
-      } catch (err) {
-        if (!last || !(err as KubeletError).refused) last = err as KubeletError;
-        else last = new KubeletError(`${last.message}; ${(err as Error).message}`, last.refused && (err as KubeletError).refused);
-      }
-    }
-    throw last ?? new KubeletError("no kubelet port configured", false);
+    if (errors.length === 0) throw new KubeletError("no kubelet port configured", false);
+    throw errors.length === 1 ? errors[0] : new KubeletError(errors.map((e) => e.message).join("; "), errors.every((e) => e.refused));
   }
 
   /** The cgroup driver from /configz on the authenticated port; undefined when it cannot say. */

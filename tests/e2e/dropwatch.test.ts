@@ -111,3 +111,19 @@ MaxEventsPerSecond = ${LIMIT}
     expect(stored).toBeLessThanOrEqual(LIMIT * windows);
   });
 });
+
+describe.skipIf(!!skip)("dropwatch at shutdown (real kernel)", () => {
+  test("drops committed to the ring just before SIGTERM all reach the local file (4 restarts)", async () => {
+    for (let round = 0; round < 4; round++) {
+      const agent = await startAgent({ config: `[Storage.LocalFile]\nPath = "local"\n[EventTracing.Dropwatch]\nMaxEventsPerSecond = 1000\n` });
+      const port = await closedUdpPort();
+      // udp-flood has exited when this returns: every drop is in the kernel's ring already.
+      await sendUdp(port, 25);
+      agent.proc.kill("SIGTERM");
+      const code = await agent.proc.exited;
+      const stored = localRecords(agent).filter((r) => r.tracer_data?.dport === port).length;
+      await agent.stop();
+      expect({ round, code, stored }).toEqual({ round, code: 0, stored: 25 });
+    }
+  });
+});
