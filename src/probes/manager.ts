@@ -32,6 +32,8 @@ function errorText(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.slice(0, 500);
 }
 
+const PROBE_STATES = ["loading", "loaded", "unsupported", "failed"] as const;
+const PROBE_STATUS_HELP = "1 for the probe's current state (loading, loaded, unsupported: the kernel lacks what it needs, failed: see GET /v1/probes), 0 for the others.";
 const PROBE_UP_HELP = "1 when the probe is loaded and running, 0 when it is loading, unsupported or failed (see GET /v1/probes).";
 
 export class ProbeManager {
@@ -118,6 +120,11 @@ export class ProbeManager {
     for (const e of this.entries) {
       if (e.status.status === "disabled") continue;
       self.push({ name: "probe_up", help: PROBE_UP_HELP, type: "gauge", value: e.status.status === "loaded" ? 1 : 0, labels: { probe: e.def.name } });
+      // Every state as its own series (kube-state-metrics style): alerts can tell a probe that
+      // failed from one this kernel cannot support, which probe_up cannot.
+      for (const state of PROBE_STATES) {
+        self.push({ name: "probe_status", help: PROBE_STATUS_HELP, type: "gauge", value: e.status.status === state ? 1 : 0, labels: { probe: e.def.name, status: state } });
+      }
     }
     await Promise.all(
       this.entries.map(async (e) => {

@@ -35,6 +35,9 @@ describe.skipIf(!!skip)("probe isolation (real kernel)", () => {
   test("/metrics still serves: broken probe up=0, others up=1 with their data", async () => {
     const text = await agent.metrics();
     expect(metricValue(text, "kpulse_probe_up", { probe: "test_missing_tracepoint" })).toBe(0);
+    // probe_status tells why it is not up: unsupported, not failed.
+    expect(metricValue(text, "kpulse_probe_status", { probe: "test_missing_tracepoint", status: "unsupported" })).toBe(1);
+    expect(metricValue(text, "kpulse_probe_status", { probe: "test_missing_tracepoint", status: "failed" })).toBe(0);
     const probes = (await (await fetch(`${agent.url}/v1/probes`)).json()).data as { name: string; status: string }[];
     for (const p of probes) {
       if (p.status === "disabled") continue;
