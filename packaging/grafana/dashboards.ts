@@ -532,10 +532,103 @@ const agentHealth: DashboardSpec = {
   ],
 };
 
+/** A container in legends: its pod namespace, hostname and container name (HUATUO's labels). */
+const WHO = "{{container_hostnamespace}}/{{container_host}}/{{container_name}}";
+/** The busiest 20 containers of an expression (container series can number in the hundreds). */
+const top = (expr: string) => `topk(20, ${expr})`;
+
+const containers: DashboardSpec = {
+  uid: "kpulse-containers",
+  title: "kpulse / Containers",
+  description: "Per-container CPU, throttling, tasks, memory and network from the container series (the five container labels), the 20 busiest of each.",
+  variableSource: "kpulse_build_info",
+  rows: [
+    {
+      title: "CPU",
+      panels: [
+        {
+          title: "CPU utilisation of its cores",
+          description: "Share of the container's cores (its CPU quota, or every online CPU without one) busy in user and system mode (cpu_util).",
+          unit: "percent",
+          queries: [q(top(s("kpulse_cpu_util_container_total")), WHO)],
+        },
+        {
+          title: "CPU throttling (periods/s)",
+          description: "CFS periods in which the container hit its quota and was throttled (cpu_stat, cpu.stat nr_throttled).",
+          unit: "short",
+          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_cpu_stat_container_nr_throttled")})`), WHO)],
+        },
+        {
+          title: "Runnable tasks",
+          description: "Threads of the container running or waiting for a CPU (loadavg, from its cgroup's threads).",
+          unit: "short",
+          queries: [q(top(s("kpulse_loadavg_container_nr_running")), WHO)],
+        },
+        {
+          title: "Tasks in uninterruptible sleep",
+          description: "Threads of the container in D state: waiting on I/O or a lock (loadavg).",
+          unit: "short",
+          queries: [q(top(s("kpulse_loadavg_container_nr_uninterruptible")), WHO)],
+        },
+      ],
+    },
+    {
+      title: "Memory",
+      panels: [
+        {
+          title: "Anonymous memory",
+          description: "The container's anonymous memory from memory.stat: rss on cgroup v1, anon on v2 (memory_vmstat, container series).",
+          unit: "bytes",
+          queries: [q(top(`{__name__=~"kpulse_memory_vmstat_container_(rss|anon)", ${SEL}}`), WHO)],
+        },
+        {
+          title: "Page cache",
+          description: "The container's file-backed memory: cache on cgroup v1, file on v2.",
+          unit: "bytes",
+          queries: [q(top(`{__name__=~"kpulse_memory_vmstat_container_(cache|file)", ${SEL}}`), WHO)],
+        },
+      ],
+    },
+    {
+      title: "Network (per network namespace)",
+      panels: [
+        {
+          title: "Received (bytes/s)",
+          description: "Bytes received on the devices of the container's network namespace (netdev; host-network containers have none of their own).",
+          unit: "Bps",
+          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netdev_container_receive_bytes_total")})`), WHO)],
+        },
+        {
+          title: "Transmitted (bytes/s)",
+          description: "Bytes sent from the devices of the container's network namespace (netdev).",
+          unit: "Bps",
+          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netdev_container_transmit_bytes_total")})`), WHO)],
+        },
+        {
+          title: "TCP sockets",
+          description: "TCP sockets in use and in TIME_WAIT in the container's namespace (sockstat).",
+          unit: "short",
+          queries: [q(top(s("kpulse_sockstat_container_TCP_inuse")), `${WHO} inuse`), q(top(s("kpulse_sockstat_container_TCP_tw")), `${WHO} tw`)],
+        },
+        {
+          title: "TCP retransmits and listen overflows (/s)",
+          description: "Segments retransmitted and connections dropped by a full accept queue in the container's namespace (netstat).",
+          unit: "ops",
+          queries: [
+            q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netstat_container_Tcp_RetransSegs")})`), `${WHO} retrans`),
+            q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netstat_container_TcpExt_ListenOverflows")})`), `${WHO} listen overflows`),
+          ],
+        },
+      ],
+    },
+  ],
+};
+
 /** File stem (packaging/grafana/kpulse-<stem>.json) → dashboard. */
 export const DASHBOARDS: Readonly<Record<string, DashboardSpec>> = {
   host: hostOverview,
   network,
   events: dropsAndEvents,
   agent: agentHealth,
+  containers,
 };
