@@ -18,7 +18,8 @@ export interface KubeletOptions {
   maxBodyBytes: number;
 }
 
-export const KUBELET_DEFAULTS = { host: "127.0.0.1", timeoutMs: 5000, maxBodyBytes: 64 << 20 };
+// A node runs at most a few hundred pods: their list is a few MiB; 16 MiB leaves room and bounds memory.
+export const KUBELET_DEFAULTS = { host: "127.0.0.1", timeoutMs: 5000, maxBodyBytes: 16 << 20 };
 
 /** A failed request, with the URL; `refused` when nothing listens (the kubelet is not up yet). */
 export class KubeletError extends Error {

@@ -24,7 +24,7 @@ export interface PodContainer {
 
 export interface PodListResult {
   containers: PodContainer[];
-  /** Pods or containers left out because a field had the wrong type. */
+  /** Pods or containers left out: a field of the wrong type, or past the container limit. */
   malformed: number;
 }
 
@@ -73,7 +73,7 @@ function podType(meta: Record<string, unknown>): ContainerType {
  * Containers of the pods that are Running with every container running (HUATUO keeps only
  * those). `nodeHostname` is the hostname DaemonSet containers report (they run as the node).
  */
-export function parsePodList(doc: unknown, driver: CgroupDriver, nodeHostname: string): PodListResult {
+export function parsePodList(doc: unknown, driver: CgroupDriver, nodeHostname: string, maxContainers = 10_000): PodListResult {
   const root = obj(doc);
   if (!root || !Array.isArray(root.items)) throw new Error('not a kubelet pod list (no "items" array)');
   const out: PodContainer[] = [];
@@ -94,6 +94,11 @@ export function parsePodList(doc: unknown, driver: CgroupDriver, nodeHostname: s
     const type = podType(meta);
     const podName = str(meta.name);
     for (const s of statuses) {
+      // A node runs hundreds of containers, not more: a longer list is cut and counted.
+      if (out.length >= maxContainers) {
+        malformed++;
+        continue;
+      }
       const parsed = splitContainerId(str(s?.containerID));
       if (!parsed || !str(s?.name)) {
         malformed++;

@@ -69,6 +69,9 @@ describe("kubelet pod list", () => {
     expect(() => parsePodList({ kind: "Status" }, "cgroupfs", "n")).toThrow("not a kubelet pod list");
     expect(() => parsePodList("[]", "cgroupfs", "n")).toThrow();
     expect(splitContainerId("containerd://a/b")).toBeUndefined();
+    // A list longer than any node runs is cut at the limit and the rest counted.
+    const many = parsePodList({ items: Array.from({ length: 30 }, () => pod()) }, "cgroupfs", "n", 25);
+    expect([many.containers.length, many.malformed]).toEqual([25, 5]);
   });
 
   test("cgroup paths of both drivers and every QoS class", () => {
@@ -233,6 +236,18 @@ describe("kubelet client against a hostile server", () => {
       const err = await c.pods().catch((e) => e);
       expect(err).toBeInstanceOf(KubeletError);
       expect(performance.now() - began).toBeLessThan(3000);
+    } finally {
+      s.stop(true);
+    }
+  });
+
+  test("JSON nested a million deep is an error, not a crash", async () => {
+    const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("[".repeat(1_000_000)) });
+    try {
+      const c = new KubeletClient({ ...opts, readOnlyPort: s.port!, timeoutMs: 5000, maxBodyBytes: 4 << 20 });
+      const err: any = await c.pods().catch((e) => e);
+      expect(err).toBeInstanceOf(KubeletError);
+      expect(err.message).toContain("not JSON");
     } finally {
       s.stop(true);
     }
