@@ -2,7 +2,7 @@
 // hierarchy (path and cgroup id = the directory's inode, which is what BPF reads as
 // cgrp->kn->id), its network namespace inode and cookie.
 import { statSync } from "node:fs";
-import { netnsCookie } from "../../ffi/netlink.ts";
+import { netnsCookie, NetlinkSyscallError } from "../../ffi/netlink.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 import { cgroupDirIn, type CgroupLayout } from "./layout.ts";
 import { readSmallFile } from "./runtime.ts";
@@ -72,7 +72,9 @@ export function netnsInode(procfs: ProcfsRoot, pid: number): number {
 export function netnsCookieOf(procfs: ProcfsRoot, pid: number): string {
   try {
     return String(netnsCookie(procfs.proc(String(pid), "ns", "net")));
-  } catch {
+  } catch (err) {
+    // Stuck in the container's namespace would be wrong for everything after: never hide that.
+    if (err instanceof NetlinkSyscallError && err.call.startsWith("setns back")) throw err;
     return "";
   }
 }
