@@ -404,8 +404,13 @@ describe.skipIf(!!skip)("the DaemonSet's container starts (pod sandbox)", () => 
       expect(capField(status, "CapBnd")).toBe(capMask(CAPS));
       const eff = capField(status, "CapEff");
       expect(eff & ~capMask(CAPS)).toBe(0n);
-      const kept = ((await (await fetch(`${pod.url}/v1/probes`)).json()).capabilities.kept as { cap: string }[]).map((k) => k.cap.replace(/^CAP_/, ""));
+      const caps = (await (await fetch(`${pod.url}/v1/probes`)).json()).capabilities;
+      const kept = (caps.kept as { cap: string }[]).map((k) => k.cap.replace(/^CAP_/, ""));
       expect(eff).toBe(capMask(kept));
+      // Every thread that could be reached dropped too, on the read-only root: only threads that
+      // block the signal hold more, each with its reason.
+      expect((caps.threads_holding_more as { why?: string }[]).filter((t) => !t.why)).toEqual([]);
+      expect(pod.output()).not.toContain("on the main thread only");
       expect(/^NoNewPrivs:\s+1$/m.test(status)).toBe(true);
       const mine = await probeStatus(pod.url);
       expect(Object.keys(mine).length).toBeGreaterThan(30);
