@@ -69,7 +69,7 @@ export interface KernelIdentity {
  */
 export function identityFromEventData(data: Record<string, unknown>): KernelIdentity | undefined {
   const n = data.net_namespace_inum ?? data.netns_inum ?? data.netns;
-  const cookie = data.net_namespace_cookie;
+  const cookie = data.net_namespace_cookie ?? data.netns_cookie;
   const id: KernelIdentity = {};
   if (typeof n === "number" && n > 0) id.netnsInum = n;
   if ((typeof cookie === "number" || typeof cookie === "string") && String(cookie) !== "0") id.netnsCookie = String(cookie);

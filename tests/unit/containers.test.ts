@@ -282,3 +282,22 @@ describe("--enable-cgroup on a cgroup v2 tree (fixture files stand in for cgroup
     expect(await Bun.file(join(root, "sys/fs/cgroup/user.slice/cgroup.procs")).text()).toBe("77");
   });
 });
+
+describe("ExcludedContainerQos (net_rx_latency)", () => {
+  test("events of excluded QoS classes are counted, not emitted; the host's and other classes pass", async () => {
+    const { excludeContainerQos } = await import("../../src/probes/kit/container-qos.ts");
+    const r = new ContainerRegistry(detectCgroupLayout(procfsRoot(join(tmp, "none"))), procfsRoot(""), { minAgeMs: 0, maxTracked: 10 });
+    r.replace([container({ id: "be", qos: "besteffort", netnsInum: 501 }), container({ id: "bu", qos: "burstable", netnsInum: 502 })]);
+    const out: unknown[] = [];
+    const q = excludeContainerQos(["BestEffort"], r, (ev) => out.push(ev.data));
+    q.emit({ data: { netns_inum: 501 } });
+    q.emit({ data: { netns_inum: 502 } });
+    q.emit({ data: { netns_inum: 4026531840 } }); // the host's namespace: no container
+    q.emit({ data: {}, identity: { netnsInum: 501 } });
+    expect(out).toEqual([{ netns_inum: 502 }, { netns_inum: 4026531840 }]);
+    expect(q.sample()).toMatchObject({ name: "events_total", value: 2, labels: { outcome: "container_qos_excluded" } });
+    const none = excludeContainerQos([], r, (ev) => out.push(ev.data));
+    none.emit({ data: { netns_inum: 501 } });
+    expect(out.length).toBe(3);
+  });
+});

@@ -11,7 +11,8 @@ import objectPath from "../../../build/bpf/net_rx_latency.bpf.o" with { type: "f
 import { key, section } from "../../config/spec.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition } from "../kit/bpf-events.ts";
-import type { ProbeContext } from "../types.ts";
+import { excludeContainerQos } from "../kit/container-qos.ts";
+import { containersOf, type ProbeContext } from "../types.ts";
 import { compileIssues, NET_RX_LATENCY_FIELDS, NetRxLatencyDecoder } from "./decode.ts";
 import { holdRxTimestamps, monoToRealOffsetNs } from "./timestamping.ts";
 
@@ -24,7 +25,7 @@ export const NET_RX_LATENCY_CONFIG = section("EventTracing.NetRxLatency", {
   Driver2TCP: key.int(10, 1),
   /** ms to the copy into the reading process. */
   Driver2Userspace: key.int(115, 1),
-  /** Pod QoS levels to skip; needs container resolution, which kpulse does not do yet. */
+  /** Pod QoS levels whose containers' events are skipped (counted as container_qos_excluded). */
   ExcludedContainerQos: key.strings([], {
     check: (v) => {
       const bad = v.find((q) => !QOS_LEVELS.includes(q.toLowerCase()));
@@ -103,15 +104,14 @@ const base = definition([]);
 export const netRxLatencyProbe: BpfEventProbeDefinition<NetRxLatencyConfig> = {
   ...base,
   async create(ctx: ProbeContext<NetRxLatencyConfig>) {
-    if (ctx.config.ExcludedContainerQos.length) {
-      ctx.log.info("ExcludedContainerQos needs container resolution, which kpulse does not do yet: not applied");
-    }
+    // Events of containers whose pod QoS class is excluded (HUATUO ships ["besteffort"]) are counted, not emitted.
+    const qos = excludeContainerQos(ctx.config.ExcludedContainerQos, containersOf(ctx), ctx.emit);
     // Timestamps on before the programs attach, off after they are gone.
     const hold = holdRxTimestamps();
     try {
-      const inst = await definition(ctx.issuesList ?? []).create(ctx);
+      const inst = await definition(ctx.issuesList ?? []).create({ ...ctx, emit: qos.emit });
       return {
-        collect: () => inst.collect?.() ?? [],
+        collect: async () => [...((await inst.collect?.()) ?? []), qos.sample()],
         async stop() {
           try {
             await inst.stop();
