@@ -2,7 +2,7 @@
 // user:password (sent as basic auth, never left in the URL that is printed) or from
 // --bearer-token-file, and TLS trust from --ca-file (plus --cert-file/--key-file for client
 // certificates). Files are read once, bounded; a problem is one line naming the flag.
-import { readBounded } from "./server/web-config.ts";
+import { readBoundedText } from "./util/bounded-read.ts";
 import type { WatchCliOptions } from "./cli.ts";
 
 const MAX_PEM_BYTES = 1024 * 1024;
@@ -17,7 +17,7 @@ export interface WatchAccess {
 
 function readFlagFile(flag: string, path: string, max: number): string {
   try {
-    return readBounded(path, max);
+    return readBoundedText(path, max, { regularFile: true });
   } catch (e) {
     throw new Error(`--${flag}: cannot read ${path}: ${(e as Error).message}`);
   }

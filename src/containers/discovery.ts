@@ -11,7 +11,8 @@ import { driverFromConfigText, KUBELET_CONFIG_FILES, KubeletClient, type Kubelet
 import type { CgroupLayout } from "./layout.ts";
 import { parsePodList, type CgroupDriver, type PodContainer } from "./pods.ts";
 import type { ContainerRegistry } from "./registry.ts";
-import { readSmallFile, scanRuntimes, type RuntimeContainer } from "./runtime.ts";
+import { readBoundedTextOrUndefined } from "../util/bounded-read.ts";
+import { scanRuntimes, type RuntimeContainer } from "./runtime.ts";
 import type { Container } from "./types.ts";
 
 export interface DiscoveryOptions {
@@ -103,7 +104,7 @@ export class ContainerDiscovery {
     let d = await this.kubelet?.configzDriver();
     for (const f of KUBELET_CONFIG_FILES) {
       if (d) break;
-      const text = readSmallFile(f, 1 << 20);
+      const text = readBoundedTextOrUndefined(f, 1 << 20);
       if (text !== undefined) d = driverFromConfigText(text);
     }
     // No kubelet config to read: the cgroup tree tells (systemd's driver makes kubepods.slice).

@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { netnsCookie, NetlinkSyscallError } from "../../ffi/netlink.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 import { cgroupDirIn, type CgroupLayout } from "./layout.ts";
-import { readSmallFile } from "./runtime.ts";
+import { readBoundedTextOrUndefined } from "../util/bounded-read.ts";
 
 /** /proc/<pid>/cgroup → hierarchy ("memory", "cpu"…, "unified" for the 0:: line) → path. */
 export function parseProcCgroup(text: string): Map<string, string> {
@@ -42,7 +42,7 @@ export interface CgroupIdentity {
  * the same path is looked up in every hierarchy). Hierarchies where it has no directory are left out.
  */
 export function cgroupIdentity(procfs: ProcfsRoot, layout: CgroupLayout, pid: number, fallbackPath = ""): CgroupIdentity | undefined {
-  const text = pid > 0 ? readSmallFile(procfs.proc(String(pid), "cgroup"), 64 << 10) : undefined;
+  const text = pid > 0 ? readBoundedTextOrUndefined(procfs.proc(String(pid), "cgroup"), 64 << 10) : undefined;
   // A pid that is gone (an exited task whose state the runtime keeps) identifies nothing.
   if (pid > 0 && text === undefined) return undefined;
   let paths = text !== undefined ? parseProcCgroup(text) : undefined;
@@ -83,7 +83,7 @@ export function netnsCookieOf(procfs: ProcfsRoot, pid: number): string {
 export function firstPidOf(layout: CgroupLayout, cgroupPath: string): number {
   for (const h of ["memory", "cpu", "pids", "unified"]) {
     const dir = cgroupDirIn(layout, h, cgroupPath);
-    const text = dir && readSmallFile(`${dir}/cgroup.procs`, 1 << 20);
+    const text = dir && readBoundedTextOrUndefined(`${dir}/cgroup.procs`, 1 << 20);
     const pid = text ? Number.parseInt(text, 10) : 0;
     if (pid > 0) return pid;
   }

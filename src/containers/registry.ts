@@ -5,7 +5,7 @@
 import type { ProcfsRoot } from "../procfs/root.ts";
 import { mainCgroupPath, parseProcCgroup } from "./identity.ts";
 import { cgroupDirIn, type CgroupLayout } from "./layout.ts";
-import { readSmallFile } from "./runtime.ts";
+import { readBoundedTextOrUndefined } from "../util/bounded-read.ts";
 import type { Container, ContainerType, ContainerView, KernelIdentity } from "./types.ts";
 
 export interface GuardOptions {
@@ -132,7 +132,7 @@ export class ContainerRegistry implements ContainerView {
       if (c && !(id.netnsCookie && c.netnsCookie && c.netnsCookie !== id.netnsCookie)) return c;
     }
     if (id.pid && id.pid > 0 && this.list.length > 0) {
-      const text = readSmallFile(this.procfs.proc(String(id.pid), "cgroup"), 64 << 10);
+      const text = readBoundedTextOrUndefined(this.procfs.proc(String(id.pid), "cgroup"), 64 << 10);
       const path = text === undefined ? undefined : mainCgroupPath(parseProcCgroup(text));
       if (path !== undefined) return this.byPath.get(path);
     }

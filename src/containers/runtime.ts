@@ -4,7 +4,8 @@
 //   docker:     <root>/containers/<id>/config.v2.json (+ hostconfig.json)
 // No socket API: the files are what the runtimes themselves read back after a restart. Every
 // file is bounded in size and the number of containers read per scan is capped.
-import { closeSync, openSync, readdirSync, readSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
+import { readBoundedTextOrUndefined } from "../util/bounded-read.ts";
 import { join } from "node:path";
 
 export interface RuntimeContainer {
@@ -35,33 +36,8 @@ export interface RuntimeScanOptions {
 const MAX_JSON_BYTES = 4 << 20;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-/** A small file read whole, or undefined when it is missing or larger than the limit. */
-export function readSmallFile(path: string, limit = MAX_JSON_BYTES): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const buf = Buffer.allocUnsafe(limit + 1);
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, limit + 1 - n, null);
-      if (r <= 0) break;
-      n += r;
-      if (n > limit) return undefined;
-    }
-    return buf.subarray(0, n).toString("utf8");
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function readJson(path: string): Record<string, any> | undefined {
-  const text = readSmallFile(path);
+  const text = readBoundedTextOrUndefined(path, MAX_JSON_BYTES);
   if (text === undefined) return undefined;
   try {
     const v = JSON.parse(text);
@@ -114,7 +90,7 @@ function scanContainerd(stateDir: string, out: RuntimeContainer[], max: number):
       if (out.length >= max) return;
       if (!ID.test(id)) continue;
       const dir = join(tasks, ns, id);
-      const pid = Number.parseInt(readSmallFile(join(dir, "init.pid"), 64) ?? "", 10);
+      const pid = Number.parseInt(readBoundedTextOrUndefined(join(dir, "init.pid"), 64) ?? "", 10);
       if (!(pid > 0)) continue; // created but not started, or already gone
       const spec = readJson(join(dir, "config.json"));
       const annotations = (spec?.annotations ?? {}) as Record<string, unknown>;

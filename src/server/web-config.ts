@@ -10,7 +10,7 @@
 //   bearer_tokens:            [{token: <secret>} | {token_file: <filename>}]   Authorization: Bearer
 //   unauthenticated_paths:    [/healthz, /readyz]   probes without credentials (those two only)
 import { constants } from "node:crypto";
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readBoundedText } from "../util/bounded-read.ts";
 import { dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 
@@ -76,26 +76,10 @@ export class WebConfigError extends Error {
   }
 }
 
-/** Reads a file of at most `max` bytes (a larger one is refused before it is read whole). */
-export function readBounded(path: string, max: number): string {
-  const fd = openSync(path, "r");
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new Error("not a regular file");
-    const buf = Buffer.alloc(max + 1);
-    let n = 0;
-    for (let r; n <= max && (r = readSync(fd, buf, n, max + 1 - n, null)) > 0; ) n += r;
-    if (n > max) throw new Error(`larger than ${max} bytes`);
-    return buf.subarray(0, n).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export function loadWebConfig(path: string): WebConfig {
   let text: string;
   try {
-    text = readBounded(path, MAX_WEB_CONFIG_BYTES);
+    text = readBoundedText(path, MAX_WEB_CONFIG_BYTES, { regularFile: true });
   } catch (e) {
     throw new WebConfigError(`${path}: cannot read the web config file: ${(e as Error).message}`, path);
   }
@@ -219,7 +203,7 @@ class Parser {
     const path = this.pathOf(this.string(file!));
     let v: string;
     try {
-      v = readBounded(path, MAX_PEM_BYTES);
+      v = readBoundedText(path, MAX_PEM_BYTES, { regularFile: true });
     } catch (e) {
       throw this.fail(file!, `cannot read ${JSON.stringify(path)}: ${(e as Error).message}`);
     }
@@ -274,7 +258,7 @@ class Parser {
     let token = this.string(f!);
     if (f!.key === "token_file") {
       try {
-        token = readBounded(this.pathOf(token), MAX_TOKEN_FILE_BYTES).replace(/\r?\n$/, "");
+        token = readBoundedText(this.pathOf(token), MAX_TOKEN_FILE_BYTES, { regularFile: true }).replace(/\r?\n$/, "");
       } catch (e) {
         throw this.fail(f!, `cannot read ${JSON.stringify(token)}: ${(e as Error).message}`);
       }
