@@ -4,6 +4,7 @@
 // on the next sync, never a failure of the agent; the previous pod list is kept meanwhile.
 import { existsSync } from "node:fs";
 import type { Logger } from "../log.ts";
+import { CoalescingRunner } from "../util/coalescing-runner.ts";
 import type { Sample } from "../metrics/sample.ts";
 import type { ProcfsRoot } from "../procfs/root.ts";
 import { cgroupIdentity, firstPidOf, netnsCookieOf, netnsInode } from "./identity.ts";
@@ -43,8 +44,13 @@ export class ContainerDiscovery {
   private driver: CgroupDriver | undefined;
   private timer?: ReturnType<typeof setInterval>;
   private soon?: ReturnType<typeof setTimeout>;
-  private running?: Promise<void>;
-  private again = false;
+  private readonly syncs = new CoalescingRunner(async () => {
+    try {
+      await this.syncOnce();
+    } catch (err) {
+      this.o.log.warn("container sync failed; keeping the previous set", { err: String(err) });
+    }
+  });
   private stopped = false;
   private readonly hostNetns: number;
   private readonly stats = { syncs: 0, kubelet_errors: 0, malformed_pods: 0 };
@@ -76,27 +82,12 @@ export class ContainerDiscovery {
     this.stopped = true;
     clearInterval(this.timer);
     clearTimeout(this.soon);
+    void this.syncs.stop();
   }
 
-  /** One sync at a time; a request during one runs once more after it. */
+  /** One sync at a time; a request during one runs once more after it. Never rejects. */
   sync(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.syncOnce();
-        } while (this.again && !this.stopped);
-      } catch (err) {
-        this.o.log.warn("container sync failed; keeping the previous set", { err: String(err) });
-      } finally {
-        this.running = undefined;
-      }
-    })();
-    return this.running;
+    return this.syncs.run();
   }
 
   private async learnDriver(): Promise<CgroupDriver> {

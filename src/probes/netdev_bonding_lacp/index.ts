@@ -23,6 +23,7 @@ import type { LinkMessage } from "../netdev_events/link.ts";
 import { LinkListener } from "../../netlink/listener.ts";
 import { defineProbe, ProbeUnsupportedError } from "../types.ts";
 import { bondingContent, lacpState, parseBonding } from "./parse.ts";
+import { CoalescingRunner } from "../../util/coalescing-runner.ts";
 
 const TOTAL_HELP = "lacp disabled count";
 /** Paths as HUATUO writes them in `content`, whatever procfs root or namespace was read. */
@@ -50,8 +51,7 @@ export class LacpWatcher {
   total = 0;
   private known: ReadonlySet<string> = new Set();
   private states = new Map<string, string>();
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly checks = new CoalescingRunner(() => this.compare());
   private stopped = false;
   private readonly errors = new Set<string>();
 
@@ -69,26 +69,12 @@ export class LacpWatcher {
 
   /** Re-read and compare; resolves once the state read after the request has been compared. */
   check(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.compare();
-        } while (this.again && !this.stopped);
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    return this.checks.run();
   }
 
   stop(): Promise<void> {
     this.stopped = true;
-    return this.running ?? Promise.resolve();
+    return this.checks.stop();
   }
 
   private async compare(): Promise<void> {
