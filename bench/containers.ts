@@ -7,7 +7,7 @@
 //   SCRAPES      measured scrapes per step (default 30)
 import { readFileSync } from "node:fs";
 import { startAgent } from "../tests/e2e/agent.ts";
-import { containerId, removeCgroupParents, startContainerd } from "../tests/e2e/containerd.ts";
+import { containerConfig, containerId, removeCgroupParents, startContainerd } from "../tests/e2e/containerd.ts";
 
 const N = Number(process.env.CONTAINERS ?? 50);
 const SCRAPES = Number(process.env.SCRAPES ?? 30);
@@ -43,7 +43,7 @@ async function measure(url: string, pid: number, label: string): Promise<void> {
 
 const ctd = await startContainerd();
 const agent = await startAgent({
-  config: `[Storage.LocalFile]\nPath = ""\n[Pod]\nKubeletReadOnlyPort = 0\nKubeletAuthorizedPort = 0\n[Kpulse.Containers]\nContainerdStateDir = "${ctd.stateDir}"\nDockerRootDir = ""\nSyncInterval = 10\n`,
+  config: `[Storage.LocalFile]\nPath = ""\n${containerConfig({ containerd: ctd.stateDir, syncInterval: 10 })}`,
 });
 try {
   const pid = agent.proc.pid;

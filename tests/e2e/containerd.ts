@@ -146,3 +146,35 @@ export function removeCgroupParents(cgroup: string): void {
     }
   }
 }
+
+export interface ContainerConfigOptions {
+  /** containerd state directory ("" = none). */
+  containerd?: string;
+  /** docker data root ("" = none). */
+  docker?: string;
+  kubeletReadOnlyPort?: number;
+  kubeletAuthorizedPort?: number;
+  kubeletClientCertPath?: string;
+  kubeletCABundle?: string;
+  /** [Kpulse.Containers] CgroupDriver ("" = learned). */
+  cgroupDriver?: string;
+  syncInterval?: number;
+}
+
+/**
+ * The [Pod] and [Kpulse.Containers] sections that point an agent at a test's runtimes and
+ * (stub) kubelet instead of the host's: no kubelet and no runtime unless given.
+ */
+export function containerConfig(o: ContainerConfigOptions): string {
+  const lines = ["[Pod]", `KubeletReadOnlyPort = ${o.kubeletReadOnlyPort ?? 0}`, `KubeletAuthorizedPort = ${o.kubeletAuthorizedPort ?? 0}`];
+  if (o.kubeletClientCertPath !== undefined) lines.push(`KubeletClientCertPath = ${JSON.stringify(o.kubeletClientCertPath)}`);
+  if (o.kubeletCABundle !== undefined) lines.push(`KubeletCABundle = ${JSON.stringify(o.kubeletCABundle)}`);
+  lines.push(
+    "[Kpulse.Containers]",
+    `ContainerdStateDir = ${JSON.stringify(o.containerd ?? "")}`,
+    `DockerRootDir = ${JSON.stringify(o.docker ?? "")}`,
+    `CgroupDriver = ${JSON.stringify(o.cgroupDriver ?? "")}`,
+    `SyncInterval = ${o.syncInterval ?? 1}`,
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { kernelTestSkipReason, startAgent, waitFor, type Agent } from "./agent.ts";
-import { containerdSkipReason, containerId, removeCgroupParents, startContainerd, type Containerd } from "./containerd.ts";
+import { containerConfig, containerdSkipReason, containerId, removeCgroupParents, startContainerd, type Containerd } from "./containerd.ts";
 
 const skip = kernelTestSkipReason() ?? containerdSkipReason();
 const TOTAL = 500;
@@ -26,17 +26,7 @@ describe.skipIf(!!skip)("container churn (real containerd)", () => {
   beforeAll(async () => {
     ctd = await startContainerd();
     agent = await startAgent({
-      config: `
-[Storage.LocalFile]
-Path = ""
-[Pod]
-KubeletReadOnlyPort = 0
-KubeletAuthorizedPort = 0
-[Kpulse.Containers]
-ContainerdStateDir = "${ctd.stateDir}"
-DockerRootDir = ""
-SyncInterval = 1
-`,
+      config: `[Storage.LocalFile]\nPath = ""\n${containerConfig({ containerd: ctd.stateDir })}`,
       args: ["--disable-tracing", "dropwatch,oom"],
     });
   });

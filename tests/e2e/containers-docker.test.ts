@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, statSync } from "node:fs";
 import { kernelTestSkipReason, metricValue, startAgent, waitFor, type Agent } from "./agent.ts";
+import { containerConfig } from "./containerd.ts";
 import { dockerSkipReason, IMAGE, startDocker, type Docker } from "./docker.ts";
 import { watch } from "./sse.ts";
 import { closedUdpPort, UDP_FLOOD } from "./udp.ts";
@@ -19,17 +20,7 @@ describe.skipIf(!!skip)("containers on a plain docker host (real dockerd)", () =
     docker = await startDocker();
     id = await docker.run(["--name", "shop-web", "--hostname", "web-host", IMAGE, "/bin/sleep", "3600"]);
     agent = await startAgent({
-      config: `
-[Storage.LocalFile]
-Path = ""
-[Pod]
-KubeletReadOnlyPort = 0
-KubeletAuthorizedPort = 0
-[Kpulse.Containers]
-ContainerdStateDir = ""
-DockerRootDir = "${docker.dataRoot}"
-SyncInterval = 1
-`,
+      config: `[Storage.LocalFile]\nPath = ""\n${containerConfig({ docker: docker.dataRoot })}`,
     });
   }, 60_000);
   afterAll(async () => {

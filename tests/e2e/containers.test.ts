@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { kernelTestSkipReason, metricValue, startAgent, waitFor, type Agent } from "./agent.ts";
-import { CGROUP_V1, containerdSkipReason, containerId, startContainerd, type Containerd } from "./containerd.ts";
+import { CGROUP_V1, containerConfig, containerdSkipReason, containerId, startContainerd, type Containerd } from "./containerd.ts";
 import { freePort, makeCerts, startKubeletStub, type KubeletStub, type StubCerts, type StubPod } from "./kubelet-stub.ts";
 import { watch } from "./sse.ts";
 import { closedUdpPort, UDP_FLOOD } from "./udp.ts";
@@ -45,17 +45,7 @@ describe.skipIf(!!skip)("containers (real containerd, stub kubelet)", () => {
     webPid = await ctd.run({ id: web.id, cgroup: `/kubepods/burstable/pod${web.uid}/${web.id}`, args: ["/bin/sleep", "3600"] });
     kubeletPort = freePort(); // nothing listens there yet: the kubelet is "down" at start
     agent = await startAgent({
-      config: `
-[Storage.LocalFile]
-Path = "local"
-[Pod]
-KubeletReadOnlyPort = ${kubeletPort}
-KubeletAuthorizedPort = 0
-[Kpulse.Containers]
-ContainerdStateDir = "${ctd.stateDir}"
-DockerRootDir = ""
-SyncInterval = 1
-`,
+      config: `[Storage.LocalFile]\nPath = "local"\n${containerConfig({ containerd: ctd.stateDir, kubeletReadOnlyPort: kubeletPort })}`,
     });
   });
   afterAll(async () => {
@@ -195,19 +185,8 @@ SyncInterval = 1
     try {
       certs = makeCerts();
       tlsStub = startKubeletStub(0, [webPod], certs);
-      const conf = (cert: string) => `
-[Storage.LocalFile]
-Path = ""
-[Pod]
-KubeletReadOnlyPort = 0
-KubeletAuthorizedPort = ${tlsStub!.port}
-KubeletClientCertPath = "${cert}"
-KubeletCABundle = "${certs!.ca}"
-[Kpulse.Containers]
-ContainerdStateDir = "${ctd.stateDir}"
-DockerRootDir = ""
-SyncInterval = 1
-`;
+      const conf = (cert: string) =>
+        `[Storage.LocalFile]\nPath = ""\n${containerConfig({ containerd: ctd.stateDir, kubeletAuthorizedPort: tlsStub!.port, kubeletClientCertPath: cert, kubeletCABundle: certs!.ca })}`;
       withCert = await startAgent({ config: conf(`${certs.clientCert},${certs.clientKey}`), args: ["--disable-tracing", "dropwatch,oom"] });
       expect(await known(withCert, web.id, (x) => x.source === "kubelet")).toMatchObject({ hostname: "web-0", qos: "burstable" });
       without = await startAgent({ config: conf(""), args: ["--disable-tracing", "dropwatch,oom"] });

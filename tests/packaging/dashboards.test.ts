@@ -14,7 +14,7 @@ import { generatedFiles } from "../../packaging/generate.ts";
 import { DATASOURCE } from "../../packaging/grafana/model.ts";
 import { probeTable } from "../../src/probes/registry.ts";
 import { ROOT, kernelTestSkipReason, startAgent, waitFor, type Agent } from "../e2e/agent.ts";
-import { containerdSkipReason, containerId, startContainerd, type Containerd } from "../e2e/containerd.ts";
+import { containerConfig, containerdSkipReason, containerId, startContainerd, type Containerd } from "../e2e/containerd.ts";
 import { startPrometheus, type PrometheusServer } from "../e2e/prometheus.ts";
 import { closedUdpPort, sendUdp } from "../e2e/udp.ts";
 import { selectors, type Selector } from "./promql.ts";
@@ -222,13 +222,7 @@ describe.skipIf(!!skip)("against the real agent (every probe enabled) and a real
         'Password = "kpulse"',
         "[Kpulse]",
         `EnableProbes = [${optIn}]`,
-        "[Pod]",
-        "KubeletReadOnlyPort = 0",
-        "KubeletAuthorizedPort = 0",
-        "[Kpulse.Containers]",
-        `ContainerdStateDir = "${ctd.stateDir}"`,
-        'DockerRootDir = ""',
-        "",
+        containerConfig({ containerd: ctd.stateDir }),
       ].join("\n");
       agents.set(v.name, await startAgent({ config, args: ["--listen", `127.0.0.1:${PORTS[v.name]}`] }));
     }
