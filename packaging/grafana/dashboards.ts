@@ -532,7 +532,9 @@ const agentHealth: DashboardSpec = {
   ],
 };
 
-/** A container in legends: its pod namespace, hostname and container name (HUATUO's labels). */
+/** The labels that name a container (HUATUO's), for per-container sums. */
+const CONTAINER = "container_hostnamespace, container_host, container_name";
+/** A container in legends: its pod namespace, hostname and container name. */
 const WHO = "{{container_hostnamespace}}/{{container_host}}/{{container_name}}";
 /** The busiest 20 containers of an expression (container series can number in the hundreds). */
 const top = (expr: string) => `topk(20, ${expr})`;
@@ -556,7 +558,7 @@ const containers: DashboardSpec = {
           title: "CPU throttling (periods/s)",
           description: "CFS periods in which the container hit its quota and was throttled (cpu_stat, cpu.stat nr_throttled).",
           unit: "short",
-          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_cpu_stat_container_nr_throttled")})`), WHO)],
+          queries: [q(top(rateBy(CONTAINER, "kpulse_cpu_stat_container_nr_throttled")), WHO)],
         },
         {
           title: "Runnable tasks",
@@ -596,13 +598,13 @@ const containers: DashboardSpec = {
           title: "Received (bytes/s)",
           description: "Bytes received on the devices of the container's network namespace (netdev; host-network containers have none of their own).",
           unit: "Bps",
-          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netdev_container_receive_bytes_total")})`), WHO)],
+          queries: [q(top(rateBy(CONTAINER, "kpulse_netdev_container_receive_bytes_total")), WHO)],
         },
         {
           title: "Transmitted (bytes/s)",
           description: "Bytes sent from the devices of the container's network namespace (netdev).",
           unit: "Bps",
-          queries: [q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netdev_container_transmit_bytes_total")})`), WHO)],
+          queries: [q(top(rateBy(CONTAINER, "kpulse_netdev_container_transmit_bytes_total")), WHO)],
         },
         {
           title: "TCP sockets",
@@ -615,8 +617,8 @@ const containers: DashboardSpec = {
           description: "Segments retransmitted and connections dropped by a full accept queue in the container's namespace (netstat).",
           unit: "ops",
           queries: [
-            q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netstat_container_Tcp_RetransSegs")})`), `${WHO} retrans`),
-            q(top(`sum by (host, container_hostnamespace, container_host, container_name) (${rate("kpulse_netstat_container_TcpExt_ListenOverflows")})`), `${WHO} listen overflows`),
+            q(top(rateBy(CONTAINER, "kpulse_netstat_container_Tcp_RetransSegs")), `${WHO} retrans`),
+            q(top(rateBy(CONTAINER, "kpulse_netstat_container_TcpExt_ListenOverflows")), `${WHO} listen overflows`),
           ],
         },
       ],
