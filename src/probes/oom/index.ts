@@ -7,6 +7,7 @@ import objectPath from "../../../build/bpf/oom.bpf.o" with { type: "file" };
 import type { Sample } from "../../metrics/sample.ts";
 import { pageSize } from "../../procfs/pagesize.ts";
 import type { ProcfsRoot } from "../../procfs/root.ts";
+import { parseProcCgroup } from "../../containers/identity.ts";
 import { containerLabels, type Container, type ContainerView } from "../../containers/types.ts";
 import { defineBpfEventProbe, type BpfEventProbeDefinition } from "../kit/bpf-events.ts";
 import { u64 } from "../kit/decoders.ts";
@@ -24,15 +25,8 @@ function readText(path: string): string | undefined {
 
 /** The memory cgroup of a process from /proc/<pid>/cgroup: the v1 `memory` line, else the v2 line. */
 export function memcgOfProcCgroup(text: string): string | undefined {
-  let v2: string | undefined;
-  for (const line of text.split("\n")) {
-    const a = line.indexOf(":"), b = line.indexOf(":", a + 1);
-    if (a < 0 || b < 0) continue;
-    const controllers = line.slice(a + 1, b);
-    if (controllers.split(",").includes("memory")) return line.slice(b + 1);
-    if (line.slice(0, a) === "0" && controllers === "") v2 = line.slice(b + 1);
-  }
-  return v2;
+  const paths = parseProcCgroup(text);
+  return paths.get("memory") ?? paths.get("unified");
 }
 
 function hostDeps(procfs: ProcfsRoot): OomDeps {
