@@ -79,10 +79,6 @@ export class ContainerRegistry implements ContainerView {
     return this.list;
   }
 
-  get(id: string): Container | undefined {
-    return this.list.find((c) => c.id === id);
-  }
-
   forMetrics(types: readonly ContainerType[] = DEFAULT_TYPES): readonly Container[] {
     const minStart = this.now() - this.guard.minAgeMs;
     const out: Container[] = [];

@@ -1,7 +1,9 @@
 // What kpulse knows about a container, and the read-only view probes get of the set.
 // Field meanings follow HUATUO's pod cache (type, qos, hostname, name, host namespace), so
 // event fields and metric labels read the same as huatuo-bamai's.
-import type { ContainerRef } from "../events/record.ts";
+import type { ContainerRef, KernelIdentity } from "../events/record.ts";
+
+export type { KernelIdentity };
 import type { ContainerLabels } from "../metrics/sample.ts";
 
 /** HUATUO's container types: `sidecar` is a container named istio-proxy; `node`/`static` are node-level pods. */
@@ -46,20 +48,6 @@ export interface Container {
   startedAtMs: number;
   /** When kpulse last confirmed it (ms since epoch). */
   syncedAtMs: number;
-}
-
-/** Identifiers a kernel record can carry, most specific first; the framework maps them to a container. */
-export interface KernelIdentity {
-  /** Cgroup id (kernfs id) of the task's cgroup in one hierarchy (memory, cpu… or the unified one). */
-  cgroupId?: number;
-  /** Network namespace inode. */
-  netnsInum?: number;
-  /** Network namespace cookie (decimal): unlike an inode number, never reused by a later namespace. */
-  netnsCookie?: string;
-  /** Path of the cgroup below its hierarchy's root (the memory hierarchy's on v1). */
-  cgroupPath?: string;
-  /** A pid inside the container (used only when nothing else maps). */
-  pid?: number;
 }
 
 /**

@@ -46,6 +46,20 @@ export function dataJson(r: EventRecord): string | undefined {
   return s === "" ? undefined : s;
 }
 
+/** Kernel identifiers of where an event happened, most specific first (see src/containers/registry.ts). */
+export interface KernelIdentity {
+  /** Cgroup id (kernfs id) of the task's cgroup in one hierarchy (memory, cpu… or the unified one). */
+  cgroupId?: number;
+  /** Path of the cgroup below its hierarchy's root (the memory hierarchy's on v1). */
+  cgroupPath?: string;
+  /** Network namespace cookie (decimal): unlike an inode number, never reused by a later namespace. */
+  netnsCookie?: string;
+  /** Network namespace inode. */
+  netnsInum?: number;
+  /** A pid inside the container (used only when nothing else maps). */
+  pid?: number;
+}
+
 /** What a probe hands to the framework; the framework shapes it into an EventRecord. */
 export interface ProbeEvent {
   tracerName: string;
@@ -53,10 +67,7 @@ export interface ProbeEvent {
   /** Wall-clock time of the kernel event, ms since epoch (defaults to now). */
   timeMs?: number;
   container?: ContainerRef;
-  /**
-   * Kernel identifiers of where the event happened (cgroup id, netns inode, pid); the framework
-   * fills `container` from them when the probe did not.
-   */
-  identity?: { cgroupId?: number; cgroupPath?: string; netnsInum?: number; netnsCookie?: string; pid?: number };
+  /** Where the event happened; the framework fills `container` from it when the probe did not. */
+  identity?: KernelIdentity;
   data: Record<string, unknown>;
 }
