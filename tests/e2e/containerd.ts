@@ -3,7 +3,7 @@
 // system (no registry), placed in the cgroup paths a kubelet would use. Everything it creates
 // (containers, their pod cgroups, the daemon) is removed by stop().
 import { spawn, spawnSync, type Subprocess } from "bun";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./agent.ts";
@@ -131,7 +131,7 @@ export function removeCgroupParents(cgroup: string): void {
   const parts = cgroup.split("/").filter(Boolean);
   let hierarchies: string[] = [];
   try {
-    hierarchies = spawnSync(["ls", CGROUP_V1]).stdout.toString().split("\n").filter(Boolean);
+    hierarchies = readdirSync(CGROUP_V1);
   } catch {
     return;
   }

@@ -3,10 +3,11 @@
 // network namespace with lo only), and an image imported from a busybox-static root file system
 // (no registry). stop() removes its containers, stops the daemon and unmounts what it mounted.
 import { spawn, spawnSync, type Subprocess } from "bun";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "./agent.ts";
+import { CGROUP_V1 } from "./containerd.ts";
 
 const DOCKER = "/usr/bin/docker";
 const DOCKERD = "/usr/sbin/dockerd";
@@ -68,9 +69,14 @@ export async function startDocker(): Promise<Docker> {
       const mounts = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1] ?? "").filter((m) => m.startsWith(dir)).sort().reverse();
       for (const m of mounts) spawnSync(["umount", "-l", m]);
       rmSync(dir, { recursive: true, force: true });
-      // docker's cgroupfs parent, created by this daemon's first container, once empty.
-      for (const h of ["cpu", "cpuacct", "memory", "pids", "blkio", "devices", "freezer", "cpuset", "systemd", "net_cls", "perf_event", "hugetlb", "net_prio"]) {
-        spawnSync(["rmdir", `/sys/fs/cgroup/${h}/docker`]);
+      // docker's cgroupfs parent in every hierarchy, created by this daemon's first container (the
+      // test skips when one existed before), once empty.
+      for (const h of readdirSync(CGROUP_V1)) {
+        try {
+          rmdirSync(join(CGROUP_V1, h, "docker"));
+        } catch {
+          // not in this hierarchy, or not empty
+        }
       }
     },
   };
